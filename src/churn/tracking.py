@@ -1,0 +1,106 @@
+"""Everything that touches MLflow: saving the model in MLflow format and logging pipeline runs.
+
+This is the only module that imports MLflow (it is slow to import and absent from the service
+image). Without `MLFLOW_TRACKING_URI`, runs go to a SQLite store under `mlruns/` in the
+project; set the variable to use a tracking server instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Mapping
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from sklearn.pipeline import Pipeline
+
+LOCAL_STORE = Path("mlruns")
+DEFAULT_EXPERIMENT = "churn"
+# The MLmodel fields MLflow fills with the clock and a random id. Pinning them makes the saved
+# model byte-identical for identical training, so DVC sees "no change" and the committed
+# dvc.lock can be checked against a CI rerun.
+_EPOCH = "1970-01-01 00:00:00.000000"
+
+
+def _tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    LOCAL_STORE.mkdir(exist_ok=True)
+    return f"sqlite:///{LOCAL_STORE / 'mlflow.db'}"
+
+
+def save_model(
+    pipeline: Pipeline, path: Path, input_example: pd.DataFrame, metadata: Mapping[str, Any]
+) -> None:
+    """Write `pipeline` as an MLflow model directory with a signature and an input example.
+
+    Serialization is cloudpickle, on purpose: MLflow 3's default, skops, refuses a plain
+    ColumnTransformer pipeline unless every type is listed as trusted, and loads about 1.2 s
+    slower. Pickle's risk (loading runs code) is acceptable here because the file is produced by
+    our own pipeline and addressed by its hash in dvc.lock; never load a model from elsewhere.
+    """
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(input_example, pipeline.predict_proba(input_example))
+    # Pinned explicitly: inferring them imports the model in a subprocess and is slow.
+    requirements = [
+        f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "cloudpickle", "pandas", "numpy")
+    ]
+    mlflow.sklearn.save_model(
+        pipeline,
+        str(path),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=requirements,
+        metadata=dict(metadata),
+        pyfunc_predict_fn="predict_proba",
+    )
+    _pin_volatile_fields(path)
+
+
+def _pin_volatile_fields(path: Path) -> None:
+    mlmodel = path / "MLmodel"
+    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+    digest = hashlib.sha256((path / "model.pkl").read_bytes()).hexdigest()
+    spec["utc_time_created"] = _EPOCH
+    spec["model_uuid"] = uuid.UUID(digest[:32]).hex
+    spec.pop("model_id", None)
+    mlmodel.write_text(yaml.safe_dump(spec, sort_keys=True), encoding="utf-8")
+
+
+def log_run(
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model_dir: Path,
+    tags: Mapping[str, str],
+    artifact_dirs: Mapping[str, Path],
+) -> str:
+    """Record one pipeline run (params, metrics, model, provenance tags); return its id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(_tracking_uri())
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
+    if (
+        mlflow.get_experiment_by_name(experiment) is None
+        and "MLFLOW_TRACKING_URI" not in os.environ
+    ):
+        # A local store keeps its artifacts beside the database, not in the working directory.
+        mlflow.create_experiment(
+            experiment, artifact_location=(LOCAL_STORE / "artifacts").resolve().as_uri()
+        )
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(tags=dict(tags)) as run:
+        mlflow.log_params(dict(params))
+        mlflow.log_metrics(dict(metrics))
+        mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        for name, directory in artifact_dirs.items():
+            mlflow.log_artifacts(str(directory), artifact_path=name)
+        return run.info.run_id
