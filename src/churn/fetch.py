@@ -8,7 +8,6 @@ the DVC cache, and pushed so the remote holds it from then on.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,11 +39,22 @@ def _pinned_hash(dvc_file: Path) -> str:
     return str(spec["outs"][0]["md5"])
 
 
-def _matches_pin(dvc_file: Path) -> bool:
-    status = _dvc("status", "--json", str(dvc_file))
-    if status.returncode != 0:
-        raise FetchError(f"`dvc status {dvc_file}` failed:\n{status.stderr.strip()}")
-    return json.loads(status.stdout or "{}") == {}
+def _commit_if_pinned(dvc_file: Path) -> None:
+    """Let DVC hash the rebuilt data and cache it; undo and fail if the hash is not the pin."""
+    pinned_text = dvc_file.read_text(encoding="utf-8")
+    pinned = _pinned_hash(dvc_file)
+    committed = _dvc("commit", "--force", str(dvc_file))
+    if committed.returncode != 0:
+        raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
+    actual = _pinned_hash(dvc_file)
+    if actual != pinned:
+        dvc_file.write_text(pinned_text, encoding="utf-8")
+        raise FetchError(
+            f"the rebuilt data hashes to {actual}, but {dvc_file} pins {pinned}: the public "
+            "source has changed. Refusing to continue, since every metric would silently "
+            "change. Pull the pinned data from a remote that has it, or re-pin deliberately "
+            f"with `dvc add` and commit {dvc_file}."
+        )
 
 
 def run(dvc_file: Path, out_file: Path) -> str:
@@ -58,17 +68,11 @@ def run(dvc_file: Path, out_file: Path) -> str:
         file=sys.stderr,
     )
     rebuild_from_source(out_file)
-    if not _matches_pin(dvc_file):
+    try:
+        _commit_if_pinned(dvc_file)
+    except FetchError:
         out_file.unlink()
-        raise FetchError(
-            f"the rebuilt {out_file} does not match the hash pinned in {dvc_file} "
-            f"({_pinned_hash(dvc_file)}): the public source has changed. Refusing to continue, "
-            "since every metric would silently change. Pull the pinned data from a remote "
-            f"that has it, or re-pin deliberately with `dvc add {out_file.parent}`."
-        )
-    committed = _dvc("commit", "--force", str(dvc_file))
-    if committed.returncode != 0:
-        raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
+        raise
     pushed = _dvc("push", str(dvc_file))
     if pushed.returncode != 0:
         print(

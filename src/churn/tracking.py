@@ -8,8 +8,10 @@ project; set the variable to use a tracking server instead.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
+import warnings
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -27,12 +29,22 @@ DEFAULT_EXPERIMENT = "churn"
 _EPOCH = "1970-01-01 00:00:00.000000"
 
 
-def _tracking_uri() -> str:
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the project's local SQLite store."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
     LOCAL_STORE.mkdir(exist_ok=True)
     return f"sqlite:///{LOCAL_STORE / 'mlflow.db'}"
+
+
+def _artifact_location(uri: str) -> str | None:
+    # Without a server, MLflow would put artifacts in ./mlruns of whatever directory the stage
+    # runs in; keep them beside the database instead. A server decides for itself.
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        return (database.parent / "artifacts").resolve().as_uri()
+    return None
 
 
 def save_model(
@@ -48,21 +60,32 @@ def save_model(
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    signature = infer_signature(input_example, pipeline.predict_proba(input_example))
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; ours are 0/1 flags the
+        # schema already forbids to be blank, so the hint is noise.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(input_example, pipeline.predict_proba(input_example))
     # Pinned explicitly: inferring them imports the model in a subprocess and is slow.
     requirements = [
         f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "cloudpickle", "pandas", "numpy")
     ]
-    mlflow.sklearn.save_model(
-        pipeline,
-        str(path),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=requirements,
-        metadata=dict(metadata),
-        pyfunc_predict_fn="predict_proba",
-    )
+    # The pickle warning is the trade-off the docstring explains; say it once there, not per run.
+    sklearn_logger = logging.getLogger("mlflow.sklearn")
+    level = sklearn_logger.level
+    sklearn_logger.setLevel(logging.ERROR)
+    try:
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(path),
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=requirements,
+            metadata=dict(metadata),
+            pyfunc_predict_fn="predict_proba",
+        )
+    finally:
+        sklearn_logger.setLevel(level)
     _pin_volatile_fields(path)
 
 
@@ -86,16 +109,11 @@ def log_run(
     """Record one pipeline run (params, metrics, model, provenance tags); return its id."""
     import mlflow
 
-    mlflow.set_tracking_uri(_tracking_uri())
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
     experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
-    if (
-        mlflow.get_experiment_by_name(experiment) is None
-        and "MLFLOW_TRACKING_URI" not in os.environ
-    ):
-        # A local store keeps its artifacts beside the database, not in the working directory.
-        mlflow.create_experiment(
-            experiment, artifact_location=(LOCAL_STORE / "artifacts").resolve().as_uri()
-        )
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri))
     mlflow.set_experiment(experiment)
     with mlflow.start_run(tags=dict(tags)) as run:
         mlflow.log_params(dict(params))
@@ -104,3 +122,25 @@ def log_run(
         for name, directory in artifact_dirs.items():
             mlflow.log_artifacts(str(directory), artifact_path=name)
         return run.info.run_id
+
+
+def register_model(
+    model_dir: Path,
+    name: str,
+    alias: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+) -> str:
+    """Log the model as a run, register it as a new version of `name`, point `alias` at it.
+
+    Returns the new version number. The alias (not the deprecated stages) is how consumers
+    find the current model: `models:/<name>@<alias>`.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    run_id = log_run(params, metrics, model_dir, tags, artifact_dirs={})
+    registered = mlflow.register_model(f"runs:/{run_id}/model", name, tags=dict(tags))
+    MlflowClient().set_registered_model_alias(name, alias, registered.version)
+    return str(registered.version)

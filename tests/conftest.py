@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: an isolated MLflow store and the real sample data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Point MLflow (here and in every subprocess) at a throwaway store, never the project's."""
+    store = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+        yield uri
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_tools_on_path() -> Iterator[None]:
+    """Subprocesses find this environment's `churn`, `dvc` and `mlflow` even when pytest was
+    started without activating the virtual environment."""
+    bin_dir = str(Path(sys.executable).parent)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
+        yield
+
+
+@pytest.fixture(scope="session")
+def raw_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real sample table, rebuilt offline from the package that ships it."""
+    from churn import fetch
+
+    path = tmp_path_factory.mktemp("raw") / "wa_churn.csv"
+    fetch.rebuild_from_source(path)
+    return path
+
+
+def _tracked_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [f for f in out.split("\0") if f and (PROJECT_ROOT / f).is_file()]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the project's source files (what git would see) into `dest`, without outputs."""
+    for name in _tracked_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / name, target)
+    return dest
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
