@@ -12,15 +12,20 @@ export PATH := $(BIN):$(PATH)
 export OMP_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data repro metrics test test-unit lint lock clean
+# Nested makes (a workflow step run by a test run by `make test`) must not print "Entering
+# directory" lines into output that CI parses.
+MAKEFLAGS += --no-print-directory
+.PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
+	serve bench bench-serve bench-score image
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.txt
-	$(BIN)/uv pip sync --quiet --python $(VENV)/bin/python --require-hashes requirements/dev.txt
+	$(BIN)/uv pip sync --quiet --python $(VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/dev.txt
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
 
@@ -38,6 +43,34 @@ metrics: $(STAMP) ## Show the current metrics
 
 run: data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
 
+report: $(STAMP) ## Compare the workspace's model with BASE's (default main); exit 1 if the gate fails
+	churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
+	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml \
+	  --out reports/report.md --json reports/report.json --assets reports/assets
+
+score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/scores.sqlite (served as data)
+	churn score --model models/model --input data/wa_churn.csv --out scores/scores.sqlite
+
+wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
+	churn wheel --model models/model --source packaging/embedded --params params.yaml --out dist
+
+IMAGE ?= churn-service
+serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
+	churn serve --model models/model --compiled models/compiled --params params.yaml \
+	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+
+bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
+
+bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
+	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
+	  --data artifacts/prepared --params params.yaml
+
+bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
+	python benchmarks/bench_score.py --model models/model --data data/wa_churn.csv
+
+image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+
 test: $(STAMP) ## Run the whole test suite with coverage
 	pytest --cov --cov-report=term
 
@@ -54,3 +87,41 @@ lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
+
+# ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+MODEL_NAME ?= churn
+MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
+SMOKE_PORT ?= 8080
+
+dvc-credentials: ## (CI) Write $DVC_REMOTE_CONFIG (the remote's secrets) to .dvc/config.local if set
+	@if [ -n "$$DVC_REMOTE_CONFIG" ]; then \
+	  (umask 077 && printf '%s\n' "$$DVC_REMOTE_CONFIG" > .dvc/config.local) && \
+	  echo "DVC remote credentials written to .dvc/config.local"; \
+	else echo "No DVC remote credentials in this run (forks get none): only what needs none is used"; fi
+
+pull: $(STAMP) ## Pull pipeline outputs and run-cache from the DVC remote; repro rebuilds what is missing
+	dvc pull --run-cache --allow-missing || \
+	  echo "warning: dvc pull failed (no remote, or no access to it): dvc repro rebuilds what is missing" >&2
+
+push: $(STAMP) ## Push data, pipeline outputs and run-cache to the DVC remote
+	dvc push --run-cache
+
+pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the report in reports/
+	@PYTHONPATH=src python3 -m churn.pr_artifact collect --reports reports --number '$(PR)' --metrics eval/metrics.json
+
+pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
+	@PYTHONPATH=src python3 -m churn.pr_artifact check '$(ARTIFACT)'
+
+smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+	PYTHONPATH=src python3 -m churn.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
+	  --example models/model/serving_input_example.json; status=$$?; \
+	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
+	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \
+	  --version '$(MODEL_VERSION)'
+
+register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (skipped without MLFLOW_TRACKING_URI)
+	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion

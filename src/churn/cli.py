@@ -59,6 +59,134 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from churn import report
+    from churn.report.collect import ReportError
+
+    try:
+        return report.run(
+            args.base,
+            model=args.model,
+            prepared=args.data,
+            raw=args.raw,
+            metrics=args.metrics,
+            params=args.params,
+            out=args.out,
+            json_out=args.json,
+            assets=args.assets,
+        )
+    except ReportError as exc:
+        print(f"churn report: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _score(args: argparse.Namespace) -> int:
+    from churn import score
+
+    chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
+    try:
+        info = score.run(
+            args.model, args.input, args.out, progress=not args.no_progress, **chunking
+        )
+    except score.ScoreError as exc:
+        print(f"churn score: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"scored {info['rows']} rows of {args.input} into {args.out}")
+    return 0
+
+
+def _wheel(args: argparse.Namespace) -> int:
+    from churn import wheel
+
+    try:
+        built = wheel.build(
+            args.model, args.source, args.out, threshold=_params(args).evaluate.threshold
+        )
+    except wheel.WheelError as exc:
+        print(f"churn wheel: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(built)
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from churn import compile as compiler
+
+    check = compiler.run(args.model, args.data, args.out)
+    if check["passed"]:
+        print(f"compiled: ONNX matches the pipeline (max |diff| {check['max_abs_diff']:.2e})")
+    else:
+        print(f"not compiled ({check['reason']}): the service will use scikit-learn")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from churn.serve import main as serve
+
+    return serve.run(args, threshold=_params(args).evaluate.threshold)
+
+
+def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    compiled = command("compile", _compile, "Compile the model to ONNX; check it scores the same.")
+    compiled.add_argument("--model", type=Path, required=True, help="model directory")
+    compiled.add_argument("--data", type=Path, required=True, help="prepared data directory")
+    compiled.add_argument("--out", type=Path, required=True, help="directory for model.onnx")
+
+    serve = command("serve", _serve, "Serve the model over HTTP (PORT, default 8080).")
+    serve.add_argument("--model", type=Path, required=True, help="model directory")
+    serve.add_argument("--compiled", type=Path, help="`churn compile` output (ONNX if it passed)")
+    serve.add_argument("--scores", type=Path, help="score store for /scores/{id} (or SCORES_DB)")
+    serve.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
+    serve.add_argument("--host", help="address to listen on (or HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (or PORT; default 8080)")
+    serve.add_argument("--max-rows", type=int, default=10_000, help="rows per request at most")
+    serve.add_argument(
+        "--max-body-mb", type=float, default=8.0, help="request body size limit in MiB"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def _model_card(args: argparse.Namespace) -> int:
+    from churn import atomic, model_card, provenance
+
+    try:
+        card = model_card.read(args.model, args.metrics)
+    except model_card.ModelCardError as exc:
+        print(f"churn model-card: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    text = model_card.render(card, version=args.version, commit=provenance.git_commit())
+    atomic.write_text(args.out, text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from churn import model_card, register
+
+    try:
+        print(register.run(args.model, args.metrics, args.name, args.alias))
+    except model_card.ModelCardError as exc:
+        print(f"churn register: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _add_release_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    card = command("model-card", _model_card, "Write the model card (metrics, params, data hash).")
+    card.add_argument("--model", type=Path, required=True, help="model directory")
+    card.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
+    card.add_argument("--out", type=Path, required=True, help="Markdown file to write")
+    card.add_argument("--version", default="(unreleased)", help="release version, e.g. v1.2.0")
+
+    register = command(
+        "register", _register, "Register the model in MLflow and move an alias to it."
+    )
+    register.add_argument("--model", type=Path, required=True, help="model directory")
+    register.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
+    register.add_argument("--name", required=True, help="registered model name")
+    register.add_argument("--alias", default="champion", help="alias to point at the new version")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -87,22 +215,60 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--plots", type=Path, required=True, help="plot-data directory")
     evaluate.add_argument("--predictions", type=Path, required=True, help="per-row CSV")
 
-    for sub in (prepare, train, evaluate):
+    report = command(
+        "report", _report, "Compare the workspace's model with a git revision's; apply the gate."
+    )
+    report.add_argument("--base", required=True, help="git revision of the baseline, e.g. main")
+    report.add_argument("--model", type=Path, required=True, help="model directory")
+    report.add_argument("--data", type=Path, required=True, help="prepared data directory")
+    report.add_argument("--raw", type=Path, required=True, help="raw data file (for the data diff)")
+    report.add_argument("--metrics", type=Path, required=True, help="metrics JSON tracked in git")
+    report.add_argument("--out", type=Path, required=True, help="Markdown report to write")
+    report.add_argument("--json", type=Path, help="machine-readable verdict to write")
+    report.add_argument("--assets", type=Path, help="directory for full-size PNG figures")
+
+    score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
+    score.add_argument("--model", type=Path, required=True, help="model directory")
+    score.add_argument("--input", type=Path, required=True, help="CSV or Parquet file to score")
+    score.add_argument("--out", type=Path, required=True, help="SQLite store to (re)place")
+    score.add_argument(
+        "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
+    )
+    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    wheel = command("wheel", _wheel, "Build the embedded-model wheel (model + predict API).")
+    wheel.add_argument("--model", type=Path, required=True, help="model directory")
+    wheel.add_argument("--source", type=Path, required=True, help="package template directory")
+    wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
+    wheel.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
+
+    _add_serving_commands(command)
+    _add_release_commands(command)
+
+    for sub in (prepare, train, evaluate, report):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (0 ok, 1 failed check, 2 could not run)."""
+def _user_errors() -> tuple[type[Exception], ...]:
+    # Imported only once an error is raised: `churn.data` and `churn.saved_model` pull in pandas
+    # and scikit-learn, seconds of start-up that `churn serve` on the ONNX path never needs.
     from churn.data import DataValidationError
     from churn.fetch import FetchError
     from churn.params import ParamsError
     from churn.saved_model import ModelLoadError
 
+    return (DataValidationError, ParamsError, FetchError, ModelLoadError, FileNotFoundError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (0 ok, 1 failed check, 2 could not run)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (DataValidationError, ParamsError, FetchError, ModelLoadError, FileNotFoundError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
         print(f"churn {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

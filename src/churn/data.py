@@ -49,7 +49,11 @@ def _rows(mask: pd.Series, frame: pd.DataFrame, name: str) -> str:
     return f"{len(bad)} row(s): {shown}{more}"
 
 
-def _check_column(col: schema.Column, text: pd.Series, frame: pd.DataFrame) -> list[str]:
+def _parse_column(
+    col: schema.Column, text: pd.Series, frame: pd.DataFrame
+) -> tuple[pd.Series, list[str]]:
+    """The column typed as the schema says, and what is wrong with it (parsed once: validation
+    dominates the cost of scoring large files)."""
     problems: list[str] = []
     blank = text.str.strip() == ""
     if blank.any() and not col.nullable:
@@ -62,7 +66,7 @@ def _check_column(col: schema.Column, text: pd.Series, frame: pd.DataFrame) -> l
                 f"column '{col.name}': unknown category in {_rows(unknown, frame, col.name)}; "
                 f"allowed: {', '.join(col.categories)}"
             )
-        return problems
+        return text.astype(str), problems
     numbers = pd.to_numeric(text.where(present), errors="coerce")
     not_numeric = present & numbers.isna()
     if not_numeric.any():
@@ -93,12 +97,19 @@ def _check_column(col: schema.Column, text: pd.Series, frame: pd.DataFrame) -> l
             problems.append(
                 f"column '{col.name}': duplicate id in {_rows(duplicated, frame, col.name)}"
             )
-    return problems
+    if col.kind in ("id", "binary") and not problems:
+        return numbers.astype("int64"), problems
+    return numbers.astype("float64"), problems
 
 
-def validate(raw: pd.DataFrame) -> pd.DataFrame:
-    """Check `raw` (all text) against the schema and return it typed; raise on any problem."""
-    expected = [c.name for c in schema.COLUMNS]
+def validate(raw: pd.DataFrame, *, with_target: bool = True, row_offset: int = 0) -> pd.DataFrame:
+    """Check `raw` (all text) against the schema and return it typed; raise on any problem.
+
+    `with_target=False` checks rows to be scored, which carry no label. `row_offset` counts the
+    data rows that precede `raw` in its file, so problems in a chunk name the file's own lines.
+    """
+    columns = [c for c in schema.COLUMNS if with_target or c.name != schema.TARGET]
+    expected = [c.name for c in columns]
     missing = [n for n in expected if n not in raw.columns]
     extra = [n for n in raw.columns if n not in expected]
     problems = []
@@ -110,26 +121,14 @@ def validate(raw: pd.DataFrame) -> pd.DataFrame:
         problems.append("no rows: the file has a header but no data")
     if problems:
         raise DataValidationError(problems)
-    raw = raw.reset_index(drop=True)
-    for col in schema.COLUMNS:
-        problems.extend(_check_column(col, raw[col.name], raw))
+    raw = raw.set_axis(pd.RangeIndex(row_offset, row_offset + len(raw)))
+    typed = {}
+    for col in columns:
+        typed[col.name], found = _parse_column(col, raw[col.name], raw)
+        problems.extend(found)
     if problems:
         raise DataValidationError(problems)
-    return _typed(raw)
-
-
-def _typed(raw: pd.DataFrame) -> pd.DataFrame:
-    typed = pd.DataFrame(index=raw.index)
-    for col in schema.COLUMNS:
-        text = raw[col.name]
-        if col.kind in ("category", "target"):
-            typed[col.name] = text.astype(str)
-        elif col.kind in ("id", "binary"):
-            typed[col.name] = pd.to_numeric(text).astype("int64")
-        else:
-            numbers = pd.to_numeric(text.where(text.str.strip() != ""), errors="coerce")
-            typed[col.name] = numbers.astype("float64")
-    return typed
+    return pd.DataFrame(typed).reset_index(drop=True)
 
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +138,8 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
     # tenure times the monthly charge gives, i.e. 0 for new customers.
     estimate = cleaned["tenure"] * cleaned["monthly_charges"]
     cleaned["total_charges"] = cleaned["total_charges"].fillna(estimate).astype("float64")
-    cleaned[schema.TARGET] = (cleaned[schema.TARGET] == schema.POSITIVE_LABEL).astype("int64")
+    if schema.TARGET in cleaned.columns:  # rows to be scored have no label
+        cleaned[schema.TARGET] = (cleaned[schema.TARGET] == schema.POSITIVE_LABEL).astype("int64")
     # Sorting by id makes the split independent of the order rows arrive in.
     return cleaned.sort_values(schema.ID, kind="stable").reset_index(drop=True)
 

@@ -126,6 +126,7 @@ def log_run(
 
 def register_model(
     model_dir: Path,
+    *,
     name: str,
     alias: str,
     params: Mapping[str, Any],

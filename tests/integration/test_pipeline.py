@@ -49,7 +49,7 @@ def pipeline_repo(tmp_path_factory: pytest.TempPathFactory, remote: Path) -> Pat
     assert "rebuilt from the public source and pushed" in fetched.stdout
     run(repo, "dvc", "repro")
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "pipeline run")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "pipeline run")
     return repo
 
 
@@ -178,3 +178,15 @@ def test_mlflow_run_recorded_in_a_real_tracking_server(pipeline_repo, tmp_path, 
     assert logged.data.tags["data_sha256"] == raw_sha
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "model")}
     assert "model/MLmodel" in artifacts
+
+
+def test_exploration_notebook_runs_against_the_package(pipeline_repo, monkeypatch):
+    """The notebook imports the package and runs top to bottom on the pipeline's data."""
+    notebook = json.loads((pipeline_repo / "notebooks" / "01-explore-churn.ipynb").read_text())
+    assert all(not cell.get("outputs") for cell in notebook["cells"])
+    monkeypatch.chdir(pipeline_repo / "notebooks")
+    namespace: dict[str, object] = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), namespace)
+    assert namespace["customers"].shape[0] == 7043

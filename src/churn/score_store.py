@@ -1,0 +1,187 @@
+"""The store of pre-computed scores: one SQLite file mapping each customer id to its churn score.
+
+SQLite is embedded (no server to run) and the id is the table's INTEGER PRIMARY KEY, i.e. the
+rowid itself, so a lookup reads the few pages of one B-tree path (3 or 4 for millions of rows)
+and never scans. The file is never modified in place: `create` builds a new file beside the
+target and renames it over the old one at the end, so readers (and an interrupted run) always
+see a complete store. A reader keeps the store it opened; open again to see a newer one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import secrets
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+# SQLite integers are signed 64-bit: an id outside this range cannot be in the store.
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+
+# customer_id is the INTEGER PRIMARY KEY, i.e. the rowid: no separate index to consult.
+LOOKUP = "SELECT score FROM scores WHERE customer_id = ?"
+_SCHEMA = """
+CREATE TABLE scores (customer_id INTEGER PRIMARY KEY, score REAL NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class ScoreStoreError(RuntimeError):
+    """The file is missing or is not a score store."""
+
+
+class DuplicateIdError(ValueError):
+    """Ids already written to the store were offered again."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+        super().__init__(f"{len(ids)} id(s) already in the store: {ids[:5]}")
+
+
+class ScoreStore:
+    """Read-only access to a finished store; safe to share between threads."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str) -> ScoreStore:
+        path = Path(path)
+        if not path.is_file():
+            raise ScoreStoreError(f"no score store at {path}")
+        # immutable: the file is only ever replaced, never changed, so SQLite may skip locking.
+        uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            raise ScoreStoreError(f"{path} is not a score store: {exc}") from None
+        if not {"scores", "meta"} <= tables:
+            connection.close()
+            raise ScoreStoreError(f"{path} is not a score store (no scores/meta tables)")
+        return cls(connection, path)
+
+    def get(self, customer_id: int) -> float | None:
+        """The stored score of `customer_id`, or None if it was not scored."""
+        customer_id = operator.index(customer_id)  # numpy integers too; never a str or float
+        if not _MIN_ID <= customer_id <= _MAX_ID:
+            return None
+        with self._lock:
+            row = self._connection.execute(LOOKUP, (customer_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def info(self) -> dict[str, Any]:
+        """What the store holds: model digest, row count, creation time, source, format."""
+        with self._lock:
+            meta = dict(self._connection.execute("SELECT key, value FROM meta").fetchall())
+        return {
+            "model_digest": meta.get("model_digest", ""),
+            "rows": int(meta.get("rows", 0)),
+            "created_at": meta.get("created_at", ""),
+            "source": meta.get("source", ""),
+            "format_version": int(meta.get("format_version", 0)),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> ScoreStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StoreWriter:
+    """Adds scores to a store being built; see `create`."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._failed = False
+        self.rows = 0
+
+    def add(self, ids: Iterable[int], scores: Iterable[float]) -> None:
+        """Insert one batch; raise DuplicateIdError if an id is already in or comes twice.
+
+        After that error the build is incomplete (the store runs without a rollback journal,
+        for speed) and must be abandoned, which leaving the `create` block by the error does.
+        """
+        if self._failed:
+            raise RuntimeError("this store build already failed; start a new one")
+        pairs = list(zip(ids, scores, strict=True))
+        before = self._connection.total_changes
+        try:
+            self._connection.executemany("INSERT INTO scores VALUES (?, ?)", pairs)
+        except sqlite3.IntegrityError:
+            self._failed = True
+            inserted = self._connection.total_changes - before
+            raise DuplicateIdError(self._duplicates([i for i, _ in pairs], inserted)) from None
+        self.rows += len(pairs)
+
+    def _duplicates(self, ids: list[int], inserted: int) -> list[int]:
+        # The first `inserted` ids went in, so they were new; the next one is the clash.
+        clashes = {ids[inserted]}
+        clashes |= {
+            i for i in ids[inserted + 1 :] if self._connection.execute(LOOKUP, (i,)).fetchone()
+        }
+        clashes |= {i for i, count in Counter(ids).items() if count > 1}
+        return sorted(clashes)
+
+
+@contextlib.contextmanager
+def create(path: Path | str, *, model_digest: str, source: str) -> Iterator[StoreWriter]:
+    """Build a new store; when the block ends without error it replaces the file at `path`.
+
+    On any error (or an interruption) the partial file is deleted and `path` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Named, not made, here: SQLite creates it with the usual permissions (mkstemp's 0600
+    # would hide the store from a service running as another user).
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    try:
+        connection = sqlite3.connect(staging, isolation_level=None)
+        try:
+            # No journal and no fsync per write: durability comes from the final fsync and
+            # rename, and a crash mid-build only loses the staging file.
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.executescript(_SCHEMA)
+            connection.execute("BEGIN")
+            writer = StoreWriter(connection)
+            yield writer
+            meta = {
+                "model_digest": model_digest,
+                "rows": str(writer.rows),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": source,
+                "format_version": str(FORMAT_VERSION),
+            }
+            connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+        _fsync(staging)
+        os.replace(staging, path)
+        _fsync(path.parent)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

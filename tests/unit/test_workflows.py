@@ -1,0 +1,146 @@
+"""The workflows' structure: pinned actions, least privilege, thin steps, no shell injection."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+NAMES = ("pr.yml", "pr-comment.yml", "release.yml")
+PIN = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(\S+)(.*)$")
+
+
+def load(name: str) -> dict:
+    # PyYAML reads the key `on` as True.
+    return yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+
+
+def steps(workflow: dict):
+    for job_id, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_action_is_pinned_to_a_full_sha_with_its_version(name):
+    lines = [line for line in (WORKFLOWS / name).read_text().splitlines() if "uses:" in line]
+    assert lines
+    for line in lines:
+        match = PIN.match(line)
+        assert match, line
+        _, ref, comment = match.groups()
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"not a full commit SHA: {line}"
+        assert re.search(r"#\s*v\d+\.\d+\.\d+", comment), f"no version comment: {line}"
+
+
+def test_an_action_has_the_same_pin_everywhere():
+    seen: dict[str, set[str]] = {}
+    for name in NAMES:
+        for line in (WORKFLOWS / name).read_text().splitlines():
+            if match := PIN.match(line):
+                action = "/".join(match.group(1).split("/")[:2])
+                seen.setdefault(action, set()).add(match.group(2))
+    assert {action: shas for action, shas in seen.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_expression_is_interpolated_into_a_shell(name):
+    """Values reach `run:` only through `env:`, so no input can become shell code."""
+    for job_id, step in steps(load(name)):
+        assert "${{" not in step.get("run", ""), (job_id, step["run"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_run_step_is_one_command(name):
+    """Thin workflows: logic lives in the Makefile and the package, not in YAML."""
+    for job_id, step in steps(load(name)):
+        command = step.get("run", "").strip()
+        for separator in ("\n", "&&", ";"):
+            assert separator not in command, (job_id, command)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_superseded_runs_are_grouped(name):
+    assert "group" in load(name)["concurrency"]
+
+
+def test_pull_request_workflow_is_read_only_and_untrusted():
+    workflow = load("pr.yml")
+    assert set(workflow[True]) == {"pull_request"}
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    for job in workflow["jobs"].values():
+        assert "permissions" not in job
+        for step in job["steps"]:
+            if "actions/checkout" in step.get("uses", ""):
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_pull_request_workflow_uploads_the_report_even_when_the_gate_fails():
+    job = load("pr.yml")["jobs"]["train-report"]
+    names = [step.get("name", step.get("uses")) for step in job["steps"]]
+    gate = names.index("Compare with the base branch and apply the gate")
+    upload = names.index("Upload the report")
+    assert gate < upload
+    assert "continue-on-error" not in job["steps"][gate]
+    assert job["steps"][upload]["if"] == "${{ !cancelled() }}"
+    assert job["steps"][gate]["run"].startswith("make report BASE=")
+
+
+def test_comment_workflow_has_only_the_permissions_it_needs():
+    workflow = load("pr-comment.yml")
+    assert set(workflow[True]) == {"workflow_run"}
+    assert workflow[True]["workflow_run"]["workflows"] == [load("pr.yml")["name"]]
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {
+        "actions": "read",
+        "contents": "read",
+        "pull-requests": "write",
+    }
+
+
+def test_comment_workflow_never_checks_out_pull_request_code():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    for step in job["steps"]:
+        if "actions/checkout" in step.get("uses", ""):
+            assert "ref" not in step.get("with", {})
+            assert step["with"]["persist-credentials"] is False
+
+
+def test_comment_is_sticky_and_images_are_private_by_default():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    install = next(s for s in job["steps"] if s.get("name") == "Install CML")
+    assert install["run"].startswith("npm install --global @dvcorg/cml@0.20.6")
+    post = next(s for s in job["steps"] if "cml comment" in s.get("run", ""))
+    assert "cml comment update" in post["run"]
+    assert '--target="pr/$PR_NUMBER"' in post["run"]
+    assert "--watermark-title=" in post["run"]
+    assert post["env"]["PUBLISH_IMAGES"] == "${{ vars.CML_PUBLISH_IMAGES == 'true' }}"
+    assert post["env"]["PR_NUMBER"] == "${{ steps.artifact.outputs.number }}"
+
+
+def test_release_grants_write_access_per_job_only():
+    workflow = load("release.yml")
+    assert workflow["permissions"] == {}
+    assert workflow[True]["push"] == {"branches": ["main"], "tags": ["v*"]}
+    jobs = workflow["jobs"]
+    assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["publish"]["permissions"] == {"contents": "write"}
+    assert jobs["register"]["permissions"] == {"contents": "read"}
+    assert jobs["publish"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
+
+
+def test_release_saves_the_dvc_cache_that_pull_requests_restore():
+    def cache_key(workflow: str, action: str) -> str:
+        for _, step in steps(load(workflow)):
+            if action in step.get("uses", ""):
+                return step["with"]["key"]
+        raise AssertionError(f"{workflow} has no {action}")
+
+    saved = cache_key("release.yml", "actions/cache/save")
+    restored = cache_key("pr.yml", "actions/cache/restore")
+    assert saved == restored == "dvc-cache-${{ hashFiles('dvc.lock') }}"
