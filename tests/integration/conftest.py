@@ -7,9 +7,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import PROJECT_ROOT
 
 
 def free_port() -> int:
@@ -66,3 +68,22 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@dataclass(frozen=True)
+class Trained:
+    model_dir: Path
+    test_split: Path
+    raw_csv: Path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
+    """The pipeline's own stages, run in-process once per session on the real data."""
+    from churn import params, prepare, train
+
+    root = tmp_path_factory.mktemp("pipeline")
+    settings = params.load(PROJECT_ROOT / "params.yaml")
+    prepare.run(settings.prepare, raw_csv, root / "prepared")
+    train.run(settings.train, root / "prepared", root / "model")
+    return Trained(root / "model", root / "prepared" / prepare.TEST_FILE, raw_csv)

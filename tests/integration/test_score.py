@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import PROJECT_ROOT
+from tests.integration.conftest import Trained
 
-from churn import cli, data, params, prepare, saved_model, schema, score, train
+from churn import cli, data, prepare, saved_model, schema, score
 from churn.score_store import ScoreStore
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass(frozen=True)
-class Trained:
-    model_dir: Path
-    test_split: Path
-    raw_csv: Path
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
-    """The pipeline's own stages, run once on the real data."""
-    root = tmp_path_factory.mktemp("pipeline")
-    settings = params.load(PROJECT_ROOT / "params.yaml")
-    prepare.run(settings.prepare, raw_csv, root / "prepared")
-    train.run(settings.train, root / "prepared", root / "model")
-    return Trained(root / "model", root / "prepared" / prepare.TEST_FILE, raw_csv)
 
 
 @pytest.fixture(scope="module")

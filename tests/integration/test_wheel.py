@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from importlib.metadata import requires
 from pathlib import Path
 
@@ -26,8 +25,9 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from tests.conftest import PROJECT_ROOT
+from tests.integration.conftest import Trained
 
-from churn import cli, data, params, prepare, saved_model, schema, train
+from churn import cli, data, params, saved_model, schema
 
 pytestmark = pytest.mark.slow
 
@@ -56,22 +56,6 @@ print(json.dumps({
     "prefix": sys.prefix,
 }))
 """
-
-
-@dataclass(frozen=True)
-class Trained:
-    model_dir: Path
-    test_split: Path
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
-    """The pipeline's own stages, run once on the real data."""
-    root = tmp_path_factory.mktemp("pipeline")
-    settings = params.load(PROJECT_ROOT / "params.yaml")
-    prepare.run(settings.prepare, raw_csv, root / "prepared")
-    train.run(settings.train, root / "prepared", root / "model")
-    return Trained(root / "model", root / "prepared" / prepare.TEST_FILE)
 
 
 def _build(trained: Trained, out: Path, source: Path = TEMPLATE) -> int:
@@ -221,7 +205,7 @@ def test_bad_template_or_model_is_a_clear_error(trained, tmp_path, capsys):
     """Exit 2 with the reason, no traceback and no wheel."""
     assert _build(trained, tmp_path / "dist", source=tmp_path / "nowhere") == 2
     assert "must hold exactly one package, found 0" in capsys.readouterr().err
-    missing = Trained(tmp_path / "no-model", trained.test_split)
+    missing = Trained(tmp_path / "no-model", trained.test_split, trained.raw_csv)
     assert _build(missing, tmp_path / "dist") == 2
     assert "not an MLflow model directory" in capsys.readouterr().err
     assert not (tmp_path / "dist").exists()
