@@ -209,6 +209,14 @@ def _remote_check(root: Path) -> tuple[bool | None, str]:
     except Exception as exc:
         return None, f"unknown: the DVC remote could not be checked ({_short(exc)})"
     missing = sorted(status.get("not_in_remote", []))
+    tracked = set(status.get("unchanged", [])) | set(missing)
+    if missing and set(missing) == tracked:
+        # DVC cannot tell an empty remote from one this run may not read (a pull request from
+        # a fork gets no credentials): say both rather than guess.
+        return False, (
+            f"nothing is in remote '{remote}': it was never pushed to, or this run cannot read "
+            "it (no credentials: pull requests from forks get none)"
+        )
     if missing:
         return False, (f"not in remote '{remote}' yet: {', '.join(missing)} (run `dvc push`)")
     return True, f"every DVC-tracked file is in remote '{remote}'"

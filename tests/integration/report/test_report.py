@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,3 +278,38 @@ def test_outside_a_git_repository_the_report_cannot_be_made(tmp_path, capsys, mo
     code = cli.main(["report", "--base", "main", *ARGS, "--out", "report.md"])
     assert code == 2
     assert "is not inside a git repository" in capsys.readouterr().err
+
+
+class _Unauthorized(http.server.BaseHTTPRequestHandler):
+    """A DVC HTTP remote for which this run has no credentials: every request gets a 401."""
+
+    def _refuse(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="dvc"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_POST = _refuse  # noqa: N815 (names http.server dispatches to)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_fork_without_remote_credentials_gets_a_report_that_says_so(
+    improved_repo, tmp_path, monkeypatch
+):
+    """No crash: the comparison falls back to git's numbers and the remote line names the cause."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        repo = _isolated_copy(improved_repo, tmp_path / "fork")
+        url = f"http://127.0.0.1:{server.server_port}/store"
+        run(repo, "dvc", "remote", "add", "--default", "private", url)
+        outcome = report(repo, "main", monkeypatch)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.code == 0
+    assert outcome.report["mode"] == "unpaired"
+    assert outcome.report["reproducibility"]["in_remote"] is False
+    assert "cannot read it (no credentials" in outcome.markdown
