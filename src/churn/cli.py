@@ -61,36 +61,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from churn import report
-    from churn.report.collect import ReportError
 
-    try:
-        return report.run(
-            args.base,
-            model=args.model,
-            prepared=args.data,
-            raw=args.raw,
-            metrics=args.metrics,
-            params=args.params,
-            out=args.out,
-            json_out=args.json,
-            assets=args.assets,
-        )
-    except ReportError as exc:
-        print(f"churn report: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    return report.run(
+        args.base,
+        model=args.model,
+        prepared=args.data,
+        raw=args.raw,
+        metrics=args.metrics,
+        params=args.params,
+        out=args.out,
+        json_out=args.json,
+        assets=args.assets,
+    )
 
 
 def _score(args: argparse.Namespace) -> int:
     from churn import score
 
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
-    try:
-        info = score.run(
-            args.model, args.input, args.out, progress=not args.no_progress, **chunking
-        )
-    except score.ScoreError as exc:
-        print(f"churn score: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    info = score.run(args.model, args.input, args.out, progress=not args.no_progress, **chunking)
     print(f"scored {info['rows']} rows of {args.input} into {args.out}")
     return 0
 
@@ -98,13 +87,9 @@ def _score(args: argparse.Namespace) -> int:
 def _wheel(args: argparse.Namespace) -> int:
     from churn import wheel
 
-    try:
-        built = wheel.build(
-            args.model, args.source, args.out, threshold=_params(args).evaluate.threshold
-        )
-    except wheel.WheelError as exc:
-        print(f"churn wheel: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    built = wheel.build(
+        args.model, args.source, args.out, threshold=_params(args).evaluate.threshold
+    )
     print(built)
     return 0
 
@@ -256,9 +241,21 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from churn.data import DataValidationError
     from churn.fetch import FetchError
     from churn.params import ParamsError
+    from churn.report.collect import ReportError
     from churn.saved_model import ModelLoadError
+    from churn.score import ScoreError
+    from churn.wheel import WheelError
 
-    return (DataValidationError, ParamsError, FetchError, ModelLoadError, FileNotFoundError)
+    return (
+        DataValidationError,
+        ParamsError,
+        FetchError,
+        ModelLoadError,
+        ReportError,
+        ScoreError,
+        WheelError,
+        FileNotFoundError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
