@@ -65,6 +65,16 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command in `repo`; unless `check` is off, fail the test with its output."""
+    result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,

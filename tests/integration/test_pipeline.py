@@ -10,18 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.conftest import copy_project, git
+from tests.conftest import copy_project, git, run
 
 pytestmark = pytest.mark.slow
-
-
-def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
 
 
 def tree_digest(path: Path) -> str:

@@ -8,13 +8,12 @@ deliberately weak model so that the normal model is a clear, significant improve
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import copy_project, git
+from tests.conftest import copy_project, git, run
 
 # The baseline: two shallow boosting rounds, clearly weaker than the default logistic regression.
 WEAK = {
@@ -31,15 +30,6 @@ WORSE = {**WEAK, "max_iter": 1, "max_depth": 1}
 # Floors low enough that every model here passes them: the comparison decides the verdict.
 FLOORS = {"roc_auc": 0.6, "average_precision": 0.3}
 NO_LOCK_TAG = "before-first-run"
-
-
-def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
 
 
 def edit_params(repo: Path, change: Callable[[dict], None]) -> None:

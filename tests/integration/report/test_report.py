@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from tests.conftest import git
-from tests.integration.report.conftest import NO_LOCK_TAG, run
+from tests.conftest import git, run
+from tests.integration.report.conftest import NO_LOCK_TAG
 
 from churn import cli
 
