@@ -52,7 +52,7 @@ score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/sco
 	churn score --model models/model --input data/wa_churn.csv --out scores/scores.sqlite
 
 wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
-	churn wheel --model models/model --source packaging/embedded --params params.yaml --out dist
+	churn wheel --model models/model --source src/churn/deliver/wheel/template --params params.yaml --out dist
 
 IMAGE ?= churn-service
 serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
@@ -108,14 +108,14 @@ push: $(STAMP) ## Push data, pipeline outputs and run-cache to the DVC remote
 	dvc push --run-cache
 
 pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the report in reports/
-	@PYTHONPATH=src python3 -m churn.pr_artifact collect --reports reports --number '$(PR)' --metrics eval/metrics.json
+	@PYTHONPATH=src python3 -m churn.release.pr_artifact collect --reports reports --number '$(PR)' --metrics eval/metrics.json
 
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
-	@PYTHONPATH=src python3 -m churn.pr_artifact check '$(ARTIFACT)'
+	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
 
 smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
 	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
-	PYTHONPATH=src python3 -m churn.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
+	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
 

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn import data, saved_model, schema
-from churn.score_store import ScoreStore
+from churn import data
+from churn.artifacts import saved_model
+from churn.artifacts.score_store import ScoreStore
+from churn.contract import schema
 
 FLAT = 1.25  # peak memory on all rows may be at most this multiple of that on a tenth of them
 MIB = 1024 * 1024
@@ -33,7 +35,8 @@ MIB = 1024 * 1024
 # The naive way: the whole file in memory, then the same validation, cleaning and model.
 IN_MEMORY = """
 import sys
-from churn import data, saved_model
+from churn import data
+from churn.artifacts import saved_model
 frame = data.clean(data.validate(data.load_raw(sys.argv[1]), with_target=False))
 saved_model.load(sys.argv[2]).predict_proba(data.features(frame))
 """

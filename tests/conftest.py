@@ -38,7 +38,7 @@ def venv_tools_on_path() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def raw_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real sample table, rebuilt offline from the package that ships it."""
-    from churn import fetch
+    from churn.stages import fetch
 
     path = tmp_path_factory.mktemp("raw") / "wa_churn.csv"
     fetch.rebuild_from_source(path)

@@ -23,14 +23,14 @@ def _params(args: argparse.Namespace):
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from churn import fetch
+    from churn.stages import fetch
 
     print(fetch.run(args.dvc_file, args.out))
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from churn import prepare
+    from churn.stages import prepare
 
     manifest = prepare.run(_params(args).prepare, args.raw, args.out)
     print(f"prepared {manifest['train_rows']} train and {manifest['test_rows']} test rows")
@@ -38,14 +38,14 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from churn import train
+    from churn.stages import train
 
     train.run(_params(args).train, args.data, args.model)
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from churn import evaluate
+    from churn.stages import evaluate
 
     scores = evaluate.run(
         _params(args),
@@ -76,7 +76,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from churn import score
+    from churn.deliver.score import run as score
 
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
     info = score.run(args.model, args.input, args.out, progress=not args.no_progress, **chunking)
@@ -85,7 +85,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _wheel(args: argparse.Namespace) -> int:
-    from churn import wheel
+    from churn.deliver.wheel import build as wheel
 
     built = wheel.build(
         args.model, args.source, args.out, threshold=_params(args).evaluate.threshold
@@ -95,7 +95,7 @@ def _wheel(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from churn import compile as compiler
+    from churn.stages import compile as compiler
 
     check = compiler.run(args.model, args.data, args.out)
     if check["passed"]:
@@ -106,7 +106,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from churn.serve import main as serve
+    from churn.deliver.serve import main as serve
 
     return serve.run(args, threshold=_params(args).evaluate.threshold)
 
@@ -132,7 +132,8 @@ def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> No
 
 
 def _model_card(args: argparse.Namespace) -> int:
-    from churn import atomic, model_card, provenance
+    from churn import atomic, provenance
+    from churn.release import model_card
 
     try:
         card = model_card.read(args.model, args.metrics)
@@ -146,7 +147,7 @@ def _model_card(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from churn import model_card, register
+    from churn.release import model_card, register
 
     try:
         print(register.run(args.model, args.metrics, args.name, args.alias))
@@ -236,15 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    # Imported only once an error is raised: `churn.data` and `churn.saved_model` pull in pandas
-    # and scikit-learn, seconds of start-up that `churn serve` on the ONNX path never needs.
+    # Imported only once an error is raised: `churn.data` pulls in pandas and scikit-learn,
+    # seconds of start-up that `churn serve` on the ONNX path never needs.
+    from churn.artifacts.saved_model import ModelLoadError
     from churn.data import DataValidationError
-    from churn.fetch import FetchError
+    from churn.deliver.score.run import ScoreError
+    from churn.deliver.wheel.build import WheelError
     from churn.params import ParamsError
     from churn.report.collect import ReportError
-    from churn.saved_model import ModelLoadError
-    from churn.score import ScoreError
-    from churn.wheel import WheelError
+    from churn.stages.fetch import FetchError
 
     return (
         DataValidationError,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from churn import schema
+from churn.contract import schema
 
 _SHOWN_ROWS = 5
 

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from churn import schema
+from churn.contract import schema
 from churn.params import HistGradientBoostingParams, LogisticRegressionParams, TrainParams
 
 

@@ -90,9 +90,11 @@ def save_model(
 
 
 def _pin_volatile_fields(path: Path) -> None:
-    mlmodel = path / "MLmodel"
+    from churn.artifacts import saved_model
+
+    mlmodel = path / saved_model.MLMODEL
     spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-    digest = hashlib.sha256((path / "model.pkl").read_bytes()).hexdigest()
+    digest = hashlib.sha256(saved_model.read(path).pickle_file.read_bytes()).hexdigest()
     spec["utc_time_created"] = _EPOCH
     spec["model_uuid"] = uuid.UUID(digest[:32]).hex
     spec.pop("model_id", None)

@@ -80,10 +80,12 @@ class Trained:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
     """The pipeline's own stages, run in-process once per session on the real data."""
-    from churn import params, prepare, train
+    from churn import params
+    from churn.artifacts import prepared_split
+    from churn.stages import prepare, train
 
     root = tmp_path_factory.mktemp("pipeline")
     settings = params.load(PROJECT_ROOT / "params.yaml")
     prepare.run(settings.prepare, raw_csv, root / "prepared")
     train.run(settings.train, root / "prepared", root / "model")
-    return Trained(root / "model", root / "prepared" / prepare.TEST_FILE, raw_csv)
+    return Trained(root / "model", root / "prepared" / prepared_split.TEST_FILE, raw_csv)

@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 from tests.integration.conftest import Trained
 
-from churn import cli, data, prepare, saved_model, schema, score
-from churn.score_store import ScoreStore
+from churn import cli, data
+from churn.artifacts import prepared_split, saved_model
+from churn.artifacts.score_store import ScoreStore
+from churn.contract import schema
+from churn.deliver.score import run as score
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +58,7 @@ def test_scores_of_the_test_split_equal_predict_proba(trained, model, tmp_path, 
     np.testing.assert_array_equal(np.array(stored), expected)
     assert info["rows"] == len(test)
     assert info["model_digest"] == model.digest
-    assert info["source"] == prepare.TEST_FILE
+    assert info["source"] == prepared_split.TEST_FILE
 
 
 def test_raw_rows_without_a_label_score_like_the_pipeline(trained, model, tmp_path):

@@ -27,11 +27,13 @@ from packaging.utils import canonicalize_name
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import Trained
 
-from churn import cli, data, params, saved_model, schema
+from churn import cli, data, params
+from churn.artifacts import saved_model
+from churn.contract import schema
 
 pytestmark = pytest.mark.slow
 
-TEMPLATE = PROJECT_ROOT / "packaging" / "embedded"
+TEMPLATE = PROJECT_ROOT / "src" / "churn" / "deliver" / "wheel" / "template"
 LOCK = PROJECT_ROOT / "requirements" / "dev.txt"
 
 # Runs inside the fresh environment: predictions, labels, info, bad-input errors, isolation.

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn import data, schema
+from churn import data
+from churn.contract import schema
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BAD = FIXTURES / "bad_data"

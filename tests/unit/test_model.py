@@ -5,7 +5,8 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from churn import data, model, schema
+from churn import data, model
+from churn.contract import schema
 from churn.params import HistGradientBoostingParams, LogisticRegressionParams, TrainParams
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn import data, schema, score
+from churn import data
+from churn.contract import schema
+from churn.deliver.score import run as score
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VALID = FIXTURES / "valid_sample.csv"

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from churn import score_store
-from churn.score_store import DuplicateIdError, ScoreStore, ScoreStoreError
+from churn.artifacts import score_store
+from churn.artifacts.score_store import DuplicateIdError, ScoreStore, ScoreStoreError
 
 
 def _build(path: Path, scores: dict[int, float], digest: str = "d1", batch: int = 3) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from churn.serve.batching import MicroBatcher, merge
-from churn.serve.inputs import Batch
+from churn.deliver.serve.batching import MicroBatcher, merge
+from churn.deliver.serve.inputs import Batch
 
 
 def _batch(*values: float) -> Batch:

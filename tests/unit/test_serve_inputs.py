@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churn import schema
-from churn.serve.inputs import InputSpec, RequestError
+from churn.contract import schema
+from churn.deliver.serve.inputs import InputSpec, RequestError
 
 # The signature `train` saves: binary columns as long, numbers as double, categories as string.
 SIGNATURE = [

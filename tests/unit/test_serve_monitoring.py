@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from churn.serve.monitoring import _SCORE_BUCKETS, Metrics, ScoreHistogram
+from churn.deliver.serve.monitoring import _SCORE_BUCKETS, Metrics, ScoreHistogram
 
 
 def _samples(registry: CollectorRegistry, family: str) -> dict[tuple, float]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from churn import cli
-from churn.serve import main
+from churn.deliver.serve import main
 
 
 def _args(*argv: str):

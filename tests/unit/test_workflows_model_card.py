@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn import cli, model_card
+from churn import cli
+from churn.release import model_card
 
 
 def saved_model(tmp_path: Path) -> Path:
@@ -16,7 +17,13 @@ def saved_model(tmp_path: Path) -> Path:
     model.mkdir()
     (model / "model.pkl").write_bytes(b"pickle bytes")
     spec = {
-        "flavors": {"sklearn": {"pickled_model": "model.pkl", "sklearn_version": "1.9.1"}},
+        "flavors": {
+            "sklearn": {
+                "pickled_model": "model.pkl",
+                "sklearn_version": "1.9.1",
+                "serialization_format": "cloudpickle",
+            }
+        },
         "metadata": {
             "data_sha256": "ab" * 32,
             "train_rows": 5634,

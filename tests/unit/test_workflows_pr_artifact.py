@@ -1,4 +1,4 @@
-"""The untrusted hand-over between pr.yml and pr-comment.yml (churn.pr_artifact)."""
+"""The untrusted hand-over between pr.yml and pr-comment.yml (churn.release.pr_artifact)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from churn import pr_artifact
-from churn.pr_artifact import ArtifactError
+from churn.release import pr_artifact
+from churn.release.pr_artifact import ArtifactError
 
 
 def artifact(tmp_path: Path, number: str = "12\n", report: str = "## Verdict\n") -> Path:

@@ -1,4 +1,4 @@
-"""The release smoke check (churn.smoke) tells a working scoring service from a broken one."""
+"""The release smoke check tells a working scoring service from a broken one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from churn import smoke
+from churn.release import smoke
 
 EXAMPLE = {"dataframe_split": {"columns": ["tenure"], "data": [[1.0], [30.0]]}}
 

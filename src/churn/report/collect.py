@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from churn import prepare, saved_model
+from churn.artifacts import prepared_split, saved_model
 from churn.report.contents import Reproducibility
 
 LOCK_FILE = "dvc.lock"
@@ -152,7 +152,7 @@ def _collect_base(root: Path, rev: str, commit: str, paths: Paths) -> Side:
 
 def _collect_candidate(root: Path, paths: Paths) -> tuple[Side, pd.DataFrame]:
     model_dir = root / paths.model
-    test_file = root / paths.prepared / prepare.TEST_FILE
+    test_file = prepared_split.test_file(root / paths.prepared)
     for needed in (model_dir, test_file, root / paths.params):
         if not needed.exists():
             raise ReportError(

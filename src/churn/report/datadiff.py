@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn import schema
+from churn.contract import schema
 from churn.report.contents import DataDiff, Shift
 
 BINS = 10

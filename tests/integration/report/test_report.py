@@ -213,7 +213,8 @@ def test_baseline_that_cannot_score_the_new_schema_falls_back_to_recorded_metric
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from churn import data, schema, tracking
+    from churn import data, tracking
+    from churn.contract import schema
 
     repo = tmp_path / "schema"
     shutil.copytree(improved_repo, repo, symlinks=True)

@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import free_port, wait_until_up
 
-from churn import cli, data, prepare, saved_model
+from churn import cli, data
+from churn.artifacts import prepared_split, saved_model
 
 # Small limits on the main server make the 413 cases cheap to provoke.
 MAX_ROWS = 50
@@ -38,11 +39,11 @@ class Pipeline:
 
     @property
     def features(self) -> pd.DataFrame:
-        return data.features(pd.read_parquet(self.prepared_dir / prepare.TEST_FILE))
+        return data.features(pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE))
 
     @property
     def test_split(self) -> pd.DataFrame:
-        return pd.read_parquet(self.prepared_dir / prepare.TEST_FILE)
+        return pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE)
 
 
 @dataclass

@@ -10,8 +10,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.serve.conftest import GIT_SHA, MAX_ROWS, Pipeline, Server
 
-from churn import params, saved_model, schema
-from churn.score_store import ScoreStore
+from churn import params
+from churn.artifacts import saved_model
+from churn.artifacts.score_store import ScoreStore
+from churn.contract import schema
 
 pytestmark = pytest.mark.slow
 

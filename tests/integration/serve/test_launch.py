@@ -17,7 +17,7 @@ from tests.conftest import PROJECT_ROOT, copy_project
 from tests.integration.conftest import free_port
 from tests.integration.serve.conftest import Pipeline, running, server_env
 
-from churn import saved_model
+from churn.artifacts import saved_model
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(
         f"""
         import asyncio, sys
         from pathlib import Path
-        from churn.serve.app import Settings, create_app
+        from churn.deliver.serve.app import Settings, create_app
 
         app = create_app(Settings(Path({str(pipeline.model_dir)!r}), 0.5,
                                   compiled_dir=Path({str(pipeline.compiled_dir)!r})))
@@ -126,7 +126,7 @@ def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(
                 assert app.state.service.predictor_kind == "onnx"
 
         asyncio.run(start_and_stop())
-        banned = ("mlflow", "churn.train", "churn.tracking", "sklearn", "pandas")
+        banned = ("mlflow", "churn.stages.train", "churn.tracking", "sklearn", "pandas")
         print(sorted(m for m in sys.modules if m.split(".")[0] in banned or m in banned))
         """
     )

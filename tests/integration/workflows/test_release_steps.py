@@ -23,7 +23,7 @@ def smoke(url: str, example: Path, timeout: str = "30") -> subprocess.CompletedP
         [
             sys.executable,
             "-m",
-            "churn.smoke",
+            "churn.release.smoke",
             "--url",
             url,
             "--example",
@@ -120,7 +120,7 @@ def test_register_in_process_into_the_local_store(release: Release, tmp_path, mo
     """The same registration against the session's SQLite store (MLFLOW_TRACKING_URI)."""
     from mlflow import MlflowClient
 
-    from churn import register
+    from churn.release import register
 
     monkeypatch.chdir(tmp_path)
     artifact = release.artifact

@@ -7,7 +7,7 @@ positive integer and the report a regular UTF-8 file inside the artifact, small 
 GitHub comment. Nothing from it is executed or pasted into a shell.
 
 Standard library only, so the comment workflow runs it without installing the project:
-`python3 -m churn.pr_artifact {collect,check} ...`.
+`python3 -m churn.release.pr_artifact {collect,check} ...`.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def check(artifact: Path) -> tuple[int, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m churn.pr_artifact", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m churn.release.pr_artifact", description=__doc__
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     collect_cmd = commands.add_parser("collect", help="pr.yml: add the PR number and metrics")
     collect_cmd.add_argument("--reports", type=Path, required=True, help="the report directory")

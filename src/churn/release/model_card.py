@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+from churn.artifacts import saved_model
 
 
 class ModelCardError(ValueError):
@@ -32,29 +31,24 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def read(model_dir: Path, metrics_path: Path) -> dict[str, Any]:
     """Collect the card's facts from a saved model directory and its metrics JSON."""
-    mlmodel = model_dir / "MLmodel"
-    if not mlmodel.is_file():
-        raise ModelCardError(f"{model_dir} is not a saved model (no MLmodel file)")
+    try:
+        model = saved_model.read(model_dir)
+    except saved_model.ModelLoadError as exc:
+        raise ModelCardError(str(exc)) from None
     if not metrics_path.is_file():
         raise ModelCardError(f"metrics file {metrics_path} does not exist")
-    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
-    metadata = spec.get("metadata") or {}
-    flavor = (spec.get("flavors") or {}).get("sklearn") or {}
-    pickled = model_dir / str(flavor.get("pickled_model", "model.pkl"))
+    metadata = model.metadata
     try:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ModelCardError(f"{metrics_path} is not valid JSON: {exc}") from exc
-    inputs = json.loads(spec.get("signature", {}).get("inputs") or "[]")
     return {
         "params": metadata.get("params") or {},
         "data_sha256": metadata.get("data_sha256", "unknown"),
         "train_rows": metadata.get("train_rows", "unknown"),
-        "model_sha256": hashlib.sha256(pickled.read_bytes()).hexdigest()
-        if pickled.is_file()
-        else "unknown",
-        "sklearn_version": flavor.get("sklearn_version", "unknown"),
-        "features": [f"{column['name']} ({column['type']})" for column in inputs],
+        "model_sha256": model.digest,
+        "sklearn_version": model.sklearn_version,
+        "features": [f"{column['name']} ({column['type']})" for column in model.inputs],
         "metrics": metrics,
     }
 

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from churn.serve.artifact import ModelCard, check_compiled
+from churn.artifacts import compiled
+from churn.artifacts.saved_model import ModelCard
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
 log = logging.getLogger(f"uvicorn.error.{__name__}")
@@ -60,7 +61,7 @@ class SklearnPredictor:
     kind = "sklearn"
 
     def __init__(self, model_dir: Path, dtypes: dict[str, Any]) -> None:
-        from churn import saved_model
+        from churn.artifacts import saved_model
 
         self._model = saved_model.load(model_dir)
         # The signature's types (long -> int64, double -> float64, string -> object), as MLflow
@@ -84,7 +85,7 @@ class Choice:
 
 def choose(card: ModelCard, compiled_dir: Path | None, dtypes: dict[str, Any]) -> Choice:
     """The compiled predictor if its build-time check passed for this very model."""
-    check = check_compiled(compiled_dir, card)
+    check = compiled.check(compiled_dir, card.digest)
     if check.usable and check.onnx_path is not None:
         return Choice(OnnxPredictor(check.onnx_path), check.reason)
     log.warning("serving with scikit-learn, not ONNX: %s", check.reason)

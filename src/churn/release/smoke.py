@@ -78,7 +78,7 @@ def invoke(base_url: str, example: dict[str, Any]) -> list[float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m churn.smoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m churn.release.smoke", description=__doc__)
     parser.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument(
         "--example", type=Path, required=True, help="the model's serving_input_example.json"

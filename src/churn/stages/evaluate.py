@@ -11,7 +11,9 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from churn import atomic, data, metrics, prepare, provenance, saved_model, schema, tracking
+from churn import atomic, data, metrics, provenance, tracking
+from churn.artifacts import prepared_split, saved_model
+from churn.contract import schema
 from churn.params import Params
 
 _DECIMALS = 6
@@ -75,7 +77,7 @@ def run(
     predictions_path: Path,
 ) -> dict[str, float]:
     """Evaluate the model on `test.parquet`; return the metrics that were written and logged."""
-    test = pd.read_parquet(prepared_dir / prepare.TEST_FILE)
+    test = prepared_split.test_rows(prepared_dir)
     model = saved_model.load(model_dir)
     y_true = data.target(test)
     y_score = model.predict_proba(data.features(test))
@@ -96,7 +98,7 @@ def run(
             (staging / name).write_text(json.dumps(content) + "\n")
     atomic.write_text(metrics_path, json.dumps(scores, indent=2) + "\n")
 
-    manifest = prepare.load_manifest(prepared_dir)
+    manifest = prepared_split.manifest(prepared_dir)
     tracking.log_run(
         params=_flat_params(params),
         metrics=scores,

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import data, saved_model, schema, score_store
+from churn import data
+from churn.artifacts import saved_model, score_store
+from churn.contract import schema
 
 DEFAULT_CHUNK_ROWS = 50_000
 FORMATS = (".csv", ".parquet")

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn.compile import CHECK_FILE, ONNX_FILE
-from churn.serve.artifact import ModelNotServableError, check_compiled, read
+from churn.artifacts.compiled import CHECK_FILE, ONNX_FILE
+from churn.artifacts.compiled import check as check_compiled
+from churn.artifacts.saved_model import ModelLoadError, read
 
 PICKLE = b"not really a pickle: only its hash matters here"
 DIGEST = hashlib.sha256(PICKLE).hexdigest()
@@ -18,7 +19,9 @@ DIGEST = hashlib.sha256(PICKLE).hexdigest()
 
 def _model_dir(root: Path, signature: bool = True) -> Path:
     spec = {
-        "flavors": {"sklearn": {"pickled_model": "model.pkl"}},
+        "flavors": {
+            "sklearn": {"pickled_model": "model.pkl", "serialization_format": "cloudpickle"}
+        },
         "metadata": {"data_sha256": "abc", "params": {"C": 1}},
     }
     if signature:
@@ -46,9 +49,9 @@ def test_read_hashes_the_pickle_like_saved_model(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_mlmodel_or_signature_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotServableError, match="no MLmodel"):
+    with pytest.raises(ModelLoadError, match="no MLmodel"):
         read(tmp_path)
-    with pytest.raises(ModelNotServableError, match="signature"):
+    with pytest.raises(ModelLoadError, match="signature"):
         read(_model_dir(tmp_path / "unsigned", signature=False))
 
 
@@ -67,11 +70,11 @@ def test_onnx_is_used_only_when_its_check_passed_for_this_model(
     tmp_path: Path, compiled, usable: bool, reason: str
 ) -> None:
     card = read(_model_dir(tmp_path / "model"))
-    verdict = check_compiled(compiled(tmp_path / "compiled"), card)
+    verdict = check_compiled(compiled(tmp_path / "compiled"), card.digest)
     assert verdict.usable is usable
     assert reason in verdict.reason
 
 
 def test_no_compiled_directory_means_sklearn(tmp_path: Path) -> None:
-    verdict = check_compiled(None, read(_model_dir(tmp_path / "model")))
+    verdict = check_compiled(None, read(_model_dir(tmp_path / "model")).digest)
     assert not verdict.usable

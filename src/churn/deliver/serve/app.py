@@ -22,13 +22,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from churn import schema
-from churn.score_store import ScoreStore
-from churn.serve import artifact, openapi
-from churn.serve.batching import MicroBatcher
-from churn.serve.inputs import Batch, InputSpec, RequestError
-from churn.serve.monitoring import Metrics, MetricsMiddleware
-from churn.serve.predictor import choose
+from churn.artifacts import saved_model
+from churn.artifacts.score_store import ScoreStore
+from churn.contract import schema
+from churn.deliver.serve import openapi
+from churn.deliver.serve.batching import MicroBatcher
+from churn.deliver.serve.inputs import Batch, InputSpec, RequestError
+from churn.deliver.serve.monitoring import Metrics, MetricsMiddleware
+from churn.deliver.serve.predictor import choose
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
 log = logging.getLogger(f"uvicorn.error.{__name__}")
@@ -64,7 +65,7 @@ class Service:
     """Everything the lifespan loads; requests only read it."""
 
     settings: Settings
-    card: artifact.ModelCard
+    card: saved_model.ModelCard
     spec: InputSpec
     metrics: Metrics
     git_commit: str
@@ -96,7 +97,7 @@ def _git_commit(settings: Settings) -> str:
 
 def _warm_up_batch(service: Service) -> Batch | None:
     """The model's own input example, so the first real request does not pay for warm-up."""
-    example = service.card.path / "serving_input_example.json"
+    example = service.card.input_example
     if not example.is_file():
         return None
     return service.spec.parse_invocation(example.read_bytes(), _JSON)
@@ -156,7 +157,7 @@ def _json(content: Any, status: int = 200) -> Response:
 
 def create_app(settings: Settings) -> FastAPI:
     """The service for `settings.model_dir`; the predictor loads when the server starts."""
-    card = artifact.read(settings.model_dir)
+    card = saved_model.read(settings.model_dir)
     spec = InputSpec.from_signature(card.inputs, settings.max_rows)
     metrics = Metrics()
     app = FastAPI(

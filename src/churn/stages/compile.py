@@ -10,24 +10,16 @@ scikit-learn pipeline.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from churn import schema
+from churn.contract import schema
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from churn.saved_model import SavedModel
-
-# The service reads these names without importing pandas or scikit-learn, so the heavy imports
-# below happen inside the functions that need them.
-ONNX_FILE = "model.onnx"
-CHECK_FILE = "check.json"
-# Probabilities from the compiled predictor may differ from the pipeline's by at most this much.
-TOLERANCE = 1e-6
+    from churn.artifacts.saved_model import SavedModel
 
 
 def _initial_types() -> list[tuple[str, Any]]:
@@ -87,34 +79,32 @@ def score_onnx(onnx_bytes: bytes, features: pd.DataFrame) -> np.ndarray:
 def run(model_dir: Path, prepared_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Convert, compare on the test split, and write `model.onnx` + `check.json` atomically."""
     import numpy as np
-    import pandas as pd
 
-    from churn import atomic, data, prepare, saved_model
+    from churn import atomic, data
+    from churn.artifacts import compiled, prepared_split, saved_model
 
     model = saved_model.load(model_dir)
-    test = pd.read_parquet(Path(prepared_dir) / prepare.TEST_FILE)
+    test = prepared_split.test_rows(prepared_dir)
     features = data.features(test)
     check: dict[str, Any] = {
         "model_digest": model.digest,
-        "tolerance": TOLERANCE,
+        "tolerance": compiled.TOLERANCE,
         "rows": len(features),
     }
     onnx_bytes: bytes | None = None
     try:
         onnx_bytes = convert(model)
-        compiled = score_onnx(onnx_bytes, features)
-        difference = float(np.max(np.abs(compiled - model.predict_proba(features))))
+        onnx_scores = score_onnx(onnx_bytes, features)
+        difference = float(np.max(np.abs(onnx_scores - model.predict_proba(features))))
     except Exception as exc:  # any converter or runtime gap means "keep scikit-learn"
         check.update(max_abs_diff=None, passed=False, reason=f"{type(exc).__name__}: {exc}")
     else:
-        passed = bool(difference <= TOLERANCE)
+        passed = bool(difference <= compiled.TOLERANCE)
         check.update(
             max_abs_diff=difference,
             passed=passed,
             reason="matches the pipeline" if passed else "differs from the pipeline",
         )
     with atomic.replaced_dir(Path(out_dir)) as staging:
-        if onnx_bytes is not None:
-            (staging / ONNX_FILE).write_bytes(onnx_bytes)
-        (staging / CHECK_FILE).write_text(json.dumps(check, indent=2) + "\n", encoding="utf-8")
+        compiled.write(staging, onnx_bytes, check)
     return check

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from churn import model_card, provenance
+from churn import provenance
+from churn.release import model_card
 
 
 def run(model_dir: Path, metrics_path: Path, name: str, alias: str) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from churn import schema
-from churn.serve.inputs import FORMATS, InputSpec
+from churn.contract import schema
+from churn.deliver.serve.inputs import FORMATS, InputSpec
 
 INVOCATIONS_DESCRIPTION = """\
 Accepts what `mlflow models serve` accepts: a JSON object with exactly one of

@@ -11,7 +11,8 @@ holding the model's feature columns (others are ignored) with clean values: cate
 as in training and no missing values.
 
 This directory is the template `churn wheel` builds from. The build adds the model directory
-(`model/`), its loader (`_saved_model.py`, a copy of `churn.saved_model`) and `build.json`.
+(`model/`), its loader (`_saved_model.py`, a copy of `churn.artifacts.saved_model`) and
+`build.json`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from churn.serve.inputs import Batch
+from churn.deliver.serve.inputs import Batch
 
 Model = Callable[[dict[str, Sequence[Any]]], np.ndarray]
 # Called with the scores of each model call, for the metrics.

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from churn import atomic, data, provenance, schema
+from churn import atomic, data, provenance
+from churn.artifacts import prepared_split
+from churn.contract import schema
 from churn.params import PrepareParams
-
-TRAIN_FILE = "train.parquet"
-TEST_FILE = "test.parquet"
-MANIFEST_FILE = "manifest.json"
 
 
 def run(params: PrepareParams, raw_path: Path, out_dir: Path) -> dict[str, object]:
@@ -26,11 +23,5 @@ def run(params: PrepareParams, raw_path: Path, out_dir: Path) -> dict[str, objec
         "churn_rate": round(float(split.train[schema.TARGET].mean()), 6),
     }
     with atomic.replaced_dir(out_dir) as staging:
-        split.train.to_parquet(staging / TRAIN_FILE, index=False)
-        split.test.to_parquet(staging / TEST_FILE, index=False)
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        prepared_split.write(staging, split.train, split.test, manifest)
     return manifest
-
-
-def load_manifest(prepared_dir: Path) -> dict[str, object]:
-    return json.loads((prepared_dir / MANIFEST_FILE).read_text(encoding="utf-8"))

@@ -12,14 +12,14 @@ import os
 import sys
 from pathlib import Path
 
-from churn.serve.artifact import ModelNotServableError
+from churn.artifacts.saved_model import ModelLoadError
 
 DEFAULT_PORT = 8080
 EXIT_ERROR = 2
 
 
 def settings_from(args: argparse.Namespace, threshold: float):
-    from churn.serve.app import Settings
+    from churn.deliver.serve.app import Settings
 
     scores = args.scores or (Path(os.environ["SCORES_DB"]) if os.environ.get("SCORES_DB") else None)
     return Settings(
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace, threshold: float) -> int:
     """Serve until interrupted; 2 with a one-line reason if the service cannot start."""
     import uvicorn
 
-    from churn.score_store import ScoreStore, ScoreStoreError
-    from churn.serve.app import create_app
+    from churn.artifacts.score_store import ScoreStore, ScoreStoreError
+    from churn.deliver.serve.app import create_app
 
     try:
         port = _port(args)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, threshold: float) -> int:
             # Fail now with a clear message rather than inside the server's startup.
             ScoreStore.open(settings.scores_path).close()
         app = create_app(settings)
-    except (ModelNotServableError, ScoreStoreError, ValueError) as exc:
+    except (ModelLoadError, ScoreStoreError, ValueError) as exc:
         print(f"churn serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
     uvicorn.run(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from churn import atomic, data, model, prepare, tracking
+from churn import atomic, data, model, tracking
+from churn.artifacts import prepared_split
 from churn.params import TrainParams
 
 _EXAMPLE_ROWS = 5
@@ -14,9 +13,9 @@ _EXAMPLE_ROWS = 5
 
 def run(params: TrainParams, prepared_dir: Path, model_dir: Path) -> None:
     """Fit on `train.parquet` and write the model directory atomically."""
-    train = pd.read_parquet(prepared_dir / prepare.TRAIN_FILE)
+    train = prepared_split.train_rows(prepared_dir)
     pipeline = model.build(params).fit(data.features(train), data.target(train))
-    manifest = prepare.load_manifest(prepared_dir)
+    manifest = prepared_split.manifest(prepared_dir)
     metadata = {
         "params": params.model_dump(mode="json"),
         "data_sha256": manifest["raw_sha256"],

@@ -1,7 +1,7 @@
 """Command `wheel`: ship the model inside an installable package ("embedded" delivery).
 
-The package is the template in `packaging/embedded/` (a tiny `load`/`predict` API), plus, added
-at build time: the model directory, `churn.saved_model` as its loader (one copy of the loading
+The package is the template in `template/` (a tiny `load`/`predict` API), plus, added at build
+time: the model directory, `churn.artifacts.saved_model` as its loader (one copy of the loading
 code, not two), and `build.json` (model digest, training metadata, label threshold). Its
 dependencies are read from the versions the model was trained with, so the wheel installs
 nothing the model does not need and never an incompatible scikit-learn.
@@ -20,9 +20,7 @@ import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
-import yaml
-
-from churn import saved_model
+from churn.artifacts import saved_model
 
 TEMPLATE = "pyproject.toml.in"
 # A pickled scikit-learn estimator is only guaranteed to load in the version that pickled it;
@@ -83,9 +81,9 @@ def render_pyproject(template: Path, model_dir: Path, version: str) -> str:
 
 def dependencies_of(model_dir: Path) -> list[str]:
     """Requirements compatible with the library versions the model was trained with."""
-    requirements = Path(model_dir) / "requirements.txt"
+    requirements = saved_model.read(model_dir).requirements
     if not requirements.is_file():
-        raise WheelError(f"{model_dir} lists no training requirements (no requirements.txt)")
+        raise WheelError(f"{model_dir} lists no training requirements (no {requirements.name})")
     result = []
     for text in requirements.read_text(encoding="utf-8").splitlines():
         line = text.split("#", 1)[0].strip()
@@ -108,8 +106,7 @@ def dependencies_of(model_dir: Path) -> list[str]:
 
 def python_range(model_dir: Path) -> str:
     """The Python minor version the model was pickled with: cloudpickle's bytecode needs it."""
-    spec = yaml.safe_load((Path(model_dir) / "MLmodel").read_text(encoding="utf-8"))
-    trained = spec.get("flavors", {}).get("python_function", {}).get("python_version")
+    trained = saved_model.read(model_dir).python_version
     major, minor = (trained or f"{sys.version_info.major}.{sys.version_info.minor}").split(".")[:2]
     return f">={major}.{minor},<{major}.{int(minor) + 1}"
 

@@ -1,8 +1,8 @@
 """Turn a request body into validated model input, or a 4xx error that names the column.
 
-The columns and their types come from the model's signature; categories and ranges from
-`churn.schema`. Every format ends in the same column-wise check, which runs at C speed when the
-input is clean and walks the values only to describe what is wrong.
+The columns and their types come from the model's signature; categories and ranges from the
+data contract. Every format ends in the same column-wise check, which runs at C speed when
+the input is clean and walks the values only to describe what is wrong.
 
 Missing values are refused in every column. The raw data leaves `total_charges` blank for new
 customers, but the model's input is the *cleaned* data (`churn.data.clean` fills the blank with
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from churn import schema
+from churn.contract import schema
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMERIC_TYPES = {"long": True, "integer": True, "double": False, "float": False}

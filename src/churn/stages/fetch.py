@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from churn import schema
+from churn.contract import schema
 
 
 class FetchError(RuntimeError):
