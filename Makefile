@@ -4,6 +4,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
+# Orchestrator workers run targets with `STAMP=` (empty): their environment is built ahead (their
+# image, or `make install` once) and must never be rebuilt under a running task.
 STAMP := $(VENV)/.installed
 BASE ?= main
 # Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
@@ -17,6 +19,10 @@ export OMP_NUM_THREADS ?= 1
 MAKEFLAGS += --no-print-directory
 .PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
 	serve bench bench-serve bench-score image
+# Where `make score` writes the served-as-data store and what it scores (Airflow's daily
+# re-score overrides both).
+SCORES ?= scores/scores.sqlite
+SCORE_INPUT ?= data/wa_churn.csv
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,8 +54,8 @@ report: $(STAMP) ## Compare the workspace's model with BASE's (default main); ex
 	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml \
 	  --out reports/report.md --json reports/report.json --assets reports/assets
 
-score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/scores.sqlite (served as data)
-	churn score --model models/model --input data/wa_churn.csv --out scores/scores.sqlite
+score: $(STAMP) ## Pre-score every customer of SCORE_INPUT into SCORES (served as data)
+	churn score --model models/model --input '$(SCORE_INPUT)' --out '$(SCORES)'
 
 wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --params params.yaml --out dist
@@ -57,7 +63,7 @@ wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict())
 IMAGE ?= churn-service
 serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
 	churn serve --model models/model --compiled models/compiled --params params.yaml \
-	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+	  $(if $(wildcard $(SCORES)),--scores '$(SCORES)')
 
 bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
 
@@ -81,7 +87,7 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
-	cd requirements && for set in bootstrap serve dev; do \
+	cd requirements && for set in bootstrap serve dev airflow; do \
 	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
@@ -125,3 +131,49 @@ model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) fo
 
 register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (skipped without MLFLOW_TRACKING_URI)
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
+
+# ---- Engines: the pipeline on Apache Airflow (README, "When one machine is not enough") ----
+.PHONY: airflow airflow-env airflow-dag test-engines engine-tools
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_HOME ?= $(CURDIR)/.airflow
+AIRFLOW_PORT ?= 8081
+AIRFLOW_CHECKOUT := $(AIRFLOW_HOME)/checkout
+DAG ?= churn_pipeline
+CONF ?= {}
+# System tools the engine tests start for real (Debian package names).
+ENGINE_PACKAGES := redis-server
+# Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
+# the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
+AIRFLOW_LOCAL = AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
+  AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
+
+$(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/airflow.txt
+	@touch $@
+
+test-engines: $(STAMP) $(AIRFLOW_STAMP) engine-tools ## Run the engine tests (real Airflow, Celery, Redis; <= 3 min)
+	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
+
+airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
+
+engine-tools: ## Install the system tools the engine tests start, if missing (Debian; needs root)
+	@missing=$$(for p in $(ENGINE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+
+$(AIRFLOW_CHECKOUT)/.git: | $(STAMP)
+	churn task checkout '$(AIRFLOW_CHECKOUT)'
+
+$(AIRFLOW_HOME)/airflow.db: | $(AIRFLOW_STAMP)
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow db migrate
+
+airflow: $(AIRFLOW_STAMP) $(AIRFLOW_CHECKOUT)/.git ## Airflow standalone with the churn DAGs; UI on 127.0.0.1:AIRFLOW_PORT (8081)
+	$(AIRFLOW_LOCAL) AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True $(AIRFLOW_VENV)/bin/airflow standalone
+
+airflow-dag: $(AIRFLOW_CHECKOUT)/.git $(AIRFLOW_HOME)/airflow.db ## Run DAG once in-process (`airflow dags test`); CONF='{"revision": "main"}'
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow dags test '$(DAG)' -c '$(CONF)'
