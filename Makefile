@@ -8,7 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # image, or `make install` once) and must never be rebuilt under a running task.
 STAMP := $(VENV)/.installed
 BASE ?= main
-# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
+# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first (Airflow's recipes excepted).
+SYSTEM_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.
 export OMP_NUM_THREADS ?= 1
@@ -145,7 +146,8 @@ CONF ?= {}
 ENGINE_PACKAGES := redis-server
 # Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
 # the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
-AIRFLOW_LOCAL = AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
+AIRFLOW_LOCAL = PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
+  AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
   AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
   AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
 

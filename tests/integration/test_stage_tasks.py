@@ -229,3 +229,30 @@ def test_payload_paths_cannot_leave_the_checkout(origin, tmp_path):
     assert result.returncode == 2
     assert "refusing payload path '../outside.txt'" in result.stderr
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_a_local_worker_checkout_shares_the_environment_and_the_dvc_remote(tmp_path):
+    """`make airflow`'s scratch clone: same DVC storage although the remote is a relative path."""
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    git(project, "init", "-q", "-b", "main")
+    run(project, "dvc", "init", "-q")
+    run(project, "dvc", "remote", "add", "-d", "shared", "../storage")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "init")
+    dest = tmp_path / "scratch" / "checkout"
+
+    made = subprocess.run(
+        ["churn", "task", "checkout", str(dest), "--origin", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert made.returncode == 0, made.stderr
+    assert (dest / ".venv").resolve() == Path(sys.prefix).resolve()
+    url = run(dest, "dvc", "remote", "list").stdout.split()
+    assert url[:2] == ["shared", str((tmp_path / "storage").resolve())]
+    assert git(dest, "status", "--porcelain", "--untracked-files=no") == ""

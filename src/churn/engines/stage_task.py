@@ -109,10 +109,10 @@ def _write_files(root: Path, payload: Payload) -> None:
 def _write_lock_entries(root: Path, entries: dict[str, dict]) -> None:
     """Set stages' `dvc.lock` entries the way `dvc repro` does (DVC's round-trip writer: other
     entries, their order and formatting stay as they were; new ones are appended)."""
-    from dvc.utils.serialize import modify_yaml
-
     if not entries:
         return
+    from dvc.utils.serialize import modify_yaml
+
     with modify_yaml(root / pipeline_graph.LOCK_FILE) as data:
         if not data:
             data.update({"schema": "2.0"})
