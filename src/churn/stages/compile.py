@@ -50,6 +50,12 @@ def convert(model: SavedModel) -> bytes:
         # A plain (rows, 2) tensor, not a list of {class: probability} maps.
         options={id(classifier): {"zipmap": False}},
     )
+    # skl2onnx lists the opsets in the order of a Python set, which follows the process's hash
+    # seed: in a fixed order, the same model always compiles to the same bytes (and dvc.lock).
+    opsets = sorted((opset.domain, opset.version) for opset in graph.opset_import)
+    del graph.opset_import[:]
+    for domain, version in opsets:
+        graph.opset_import.add(domain=domain, version=version)
     return graph.SerializeToString()
 
 
