@@ -301,3 +301,20 @@ def test_daily_rescore_replaces_the_score_store_with_the_released_model(
     assert info["rows"] == rows
     model = saved_model.load(retrain.reference / "models" / "model")
     assert info["model_digest"] == model.digest
+
+
+def test_the_workers_track_their_runs_where_mlflow_tracking_uri_points(retrain, isolated_mlflow):
+    """The stages ran by the workers log to the tracking store the deployment names."""
+    import hashlib
+
+    from mlflow.tracking import MlflowClient
+
+    assert retrain.state == "success", retrain.diagnostics
+    client = MlflowClient(tracking_uri=isolated_mlflow)
+    runs = [
+        run
+        for experiment in client.search_experiments()
+        for run in client.search_runs([experiment.experiment_id])
+    ]
+    new_data = hashlib.sha256(retrain.new_table.read_bytes()).hexdigest()
+    assert new_data in {run.data.tags.get("data_sha256") for run in runs}
