@@ -137,11 +137,10 @@ def _resolve(checkout: Path, ref: str) -> str:
 
 def _at(checkout: Path, revision: str) -> None:
     """Put the checkout at `revision`, dropping what earlier tasks wrote into tracked files."""
-    with contextlib.suppress(RuntimeError):
+    try:
         _git(checkout, "cat-file", "-e", f"{revision}^{{commit}}")
-        _git(checkout, "checkout", "--quiet", "--force", "--detach", revision)
-        return
-    _git(checkout, "fetch", "--quiet", "--force", "--tags", "origin")
+    except RuntimeError:  # made after this checkout last fetched
+        _git(checkout, "fetch", "--quiet", "--force", "--tags", "origin")
     _git(checkout, "checkout", "--quiet", "--force", "--detach", revision)
 
 
@@ -275,7 +274,11 @@ def rescore(revision: str) -> dict:
     """`make score` with the model released at `revision`, into the service's score store."""
     checkout = _checkout()
     store, table = _setting("score_store", required=False), _setting("score_input", required=False)
-    overrides = [f"SCORES={store}"] * bool(store) + [f"SCORE_INPUT={table}"] * bool(table)
+    overrides = []  # unset: the Makefile's defaults, inside the checkout
+    if store:
+        overrides.append(f"SCORES={store}")
+    if table:
+        overrides.append(f"SCORE_INPUT={table}")
     with _exclusive(checkout):
         commit = _resolve(checkout, revision)
         _at(checkout, commit)

@@ -27,33 +27,62 @@ from tests.github_api import FakeGitHub, serve
 RESULT_FILES = ("dvc.lock", "data.dvc", "eval/metrics.json")
 TOKEN = "airflow-test-token"
 
+# The DAG file as Airflow's DAG processor sees it, generated from each project's dvc.yaml
+# (CHURN_PROJECT_DIR), all in one process: Airflow's start-up is the slow part.
 LIST_TASKS = """
-import json, sys
+import json, os, sys
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1])
-print(json.dumps({
-    "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
-    "dags": {
-        dag_id: {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
-        for dag_id, dag in bag.dags.items()
-    },
-    "order": {dag_id: [t.task_id for t in dag.tasks] for dag_id, dag in bag.dags.items()},
-}))
+listed = {}
+for project in sys.argv[2:]:
+    os.environ["CHURN_PROJECT_DIR"] = project
+    bag = DagBag(dag_folder=sys.argv[1])
+    listed[project] = {
+        "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+        "dags": {
+            dag_id: {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+            for dag_id, dag in bag.dags.items()
+        },
+        "order": {dag_id: [t.task_id for t in dag.tasks] for dag_id, dag in bag.dags.items()},
+    }
+print(json.dumps(listed))
 """
+CARD_STAGE = (
+    "  card:\n"
+    "    cmd: python -c \"print('card')\" > card.txt\n"
+    "    deps:\n"
+    "      - models/model\n"
+    "      - eval/metrics.json\n"
+    "    outs:\n"
+    "      - card.txt\n"
+)
 
 
-def dag_tasks(home: AirflowHome, project: Path) -> dict:
-    """The DAG file as Airflow's DAG processor sees it, generated from `project`'s dvc.yaml."""
+@pytest.fixture(scope="module")
+def with_card(tmp_path_factory) -> Path:
+    """A copy of the project whose dvc.yaml has one more stage, reading the model and metrics."""
+    project = copy_project(tmp_path_factory.mktemp("with-card"))
+    git(project, "init", "-q")  # `dvc dag` needs a repository
+    pipeline_file = project / "dvc.yaml"
+    text = pipeline_file.read_text()
+    assert "\nplots:\n" in text
+    pipeline_file.write_text(text.replace("\nplots:\n", "\n" + CARD_STAGE + "\nplots:\n", 1))
+    return project
+
+
+@pytest.fixture(scope="module")
+def listed(airflow_home: AirflowHome, with_card: Path) -> dict[Path, dict]:
+    projects = [PROJECT_ROOT, with_card]
     result = subprocess.run(
-        [str(home.bin / "python"), "-c", LIST_TASKS, str(DAGS_FOLDER)],
-        env={**home.env, "CHURN_PROJECT_DIR": str(project)},
+        [str(airflow_home.bin / "python"), "-c", LIST_TASKS, str(DAGS_FOLDER), *map(str, projects)],
+        env=airflow_home.env,
         capture_output=True,
         text=True,
         check=True,
     )
-    listed = json.loads(result.stdout.strip().splitlines()[-1])
-    assert listed["errors"] == {}
-    return listed
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    for project in projects:
+        assert found[str(project)]["errors"] == {}
+    return {project: found[str(project)] for project in projects}
 
 
 def dvc_edges(project: Path) -> set[tuple[str, str]]:
@@ -82,8 +111,8 @@ def stage_names(project: Path) -> list[str]:
     return out.split()
 
 
-def test_each_dag_has_one_task_per_stage_with_dvcs_edges(airflow_home):
-    listed = dag_tasks(airflow_home, PROJECT_ROOT)
+def test_each_dag_has_one_task_per_stage_with_dvcs_edges(listed):
+    listed = listed[PROJECT_ROOT]
     names = stage_names(PROJECT_ROOT)
     pipeline = listed["dags"]["churn_pipeline"]
     retrain = listed["dags"]["churn_retrain"]
@@ -99,24 +128,9 @@ def test_each_dag_has_one_task_per_stage_with_dvcs_edges(airflow_home):
     assert list(listed["dags"]["churn_rescore"]) == ["rescore"]
 
 
-def test_a_stage_added_to_dvc_yaml_becomes_a_task_with_its_edges(airflow_home, tmp_path):
-    project = copy_project(tmp_path / "project")
-    git(project, "init", "-q")  # `dvc dag` needs a repository
-    card = (
-        "  card:\n"
-        "    cmd: python -c \"print('card')\" > card.txt\n"
-        "    deps:\n"
-        "      - models/model\n"
-        "      - eval/metrics.json\n"
-        "    outs:\n"
-        "      - card.txt\n"
-    )
-    pipeline_file = project / "dvc.yaml"
-    text = pipeline_file.read_text()
-    assert "\nplots:\n" in text
-    pipeline_file.write_text(text.replace("\nplots:\n", "\n" + card + "\nplots:\n", 1))
-
-    listed = dag_tasks(airflow_home, project)
+def test_a_stage_added_to_dvc_yaml_becomes_a_task_with_its_edges(listed, with_card):
+    project = with_card
+    listed = listed[project]
     pipeline = listed["dags"]["churn_pipeline"]
     assert set(pipeline["card"]) == {"checkout_revision", "train", "evaluate"}
     assert "card" in pipeline["assemble_lock"]
@@ -261,41 +275,54 @@ def dags_test(
     )
 
 
-def test_dags_test_runs_the_pipeline_dag_to_the_same_lock(retrain, airflow_home, tmp_path):
+@dataclass(frozen=True)
+class QuickRun:
+    result: subprocess.CompletedProcess
+    out: Path  # results_dir, or the score store
+
+    @property
+    def log(self) -> str:
+        return self.result.stdout[-4000:] + self.result.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def quick_path(retrain, airflow_home, tmp_path_factory) -> dict[str, QuickRun]:
+    """`airflow dags test` of the pipeline and of the re-score at the retraining's branch, both
+    at once (each in its own checkout): the quick path, no scheduler, no executor."""
     assert retrain.state == "success", retrain.diagnostics
-    checkout = retrain.origin.clone(tmp_path / "checkout")
-    results = tmp_path / "results"
-    ran = dags_test(
-        airflow_home,
-        "churn_pipeline",
-        {"revision": retrain.branch, "results_dir": str(results)},
-        checkout,
-    )
-    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
-    assert "state=success" in ran.stdout + ran.stderr
+    root = tmp_path_factory.mktemp("quick")
+    results, store = root / "results", root / "served" / "scores.sqlite"
+    store.parent.mkdir()
+    store.write_text("yesterday's store")
+    runs = {
+        "churn_pipeline": ({"revision": retrain.branch, "results_dir": str(results)}, results),
+        "churn_rescore": ({"revision": retrain.branch, "score_store": str(store)}, store),
+    }
+    with ThreadPoolExecutor(len(runs)) as pool:
+        started = {
+            dag_id: pool.submit(
+                dags_test, airflow_home, dag_id, conf, retrain.origin.clone(root / dag_id)
+            )
+            for dag_id, (conf, _) in runs.items()
+        }
+        return {dag_id: QuickRun(started[dag_id].result(), runs[dag_id][1]) for dag_id in runs}
+
+
+def test_dags_test_runs_the_pipeline_dag_to_the_same_lock(retrain, quick_path):
+    ran = quick_path["churn_pipeline"]
+    assert ran.result.returncode == 0, ran.log
+    assert "state=success" in ran.result.stdout + ran.result.stderr
     for name in ("dvc.lock", "eval/metrics.json"):
-        assert (results / name).read_text() == (retrain.reference / name).read_text(), name
+        assert (ran.out / name).read_text() == (retrain.reference / name).read_text(), name
 
 
-def test_daily_rescore_replaces_the_score_store_with_the_released_model(
-    retrain, airflow_home, tmp_path
-):
+def test_daily_rescore_replaces_the_score_store_with_the_released_model(retrain, quick_path):
     from churn.artifacts import saved_model
     from churn.artifacts.score_store import ScoreStore
 
-    assert retrain.state == "success", retrain.diagnostics
-    store = tmp_path / "served" / "scores.sqlite"
-    store.parent.mkdir()
-    store.write_text("yesterday's store")
-    checkout = retrain.origin.clone(tmp_path / "checkout")
-    ran = dags_test(
-        airflow_home,
-        "churn_rescore",
-        {"revision": retrain.branch, "score_store": str(store)},
-        checkout,
-    )
-    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
-    with ScoreStore.open(store) as scores:
+    ran = quick_path["churn_rescore"]
+    assert ran.result.returncode == 0, ran.log
+    with ScoreStore.open(ran.out) as scores:
         info = scores.info()
     rows = len(retrain.new_table.read_text().splitlines()) - 1
     assert info["rows"] == rows
