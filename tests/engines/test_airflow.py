@@ -153,6 +153,7 @@ class Retrain:
     origin: Origin
     reference: Path  # plain `dvc repro` on the same data, in its own checkout
     new_table: Path
+    unchanged_run: dict[str, str]  # task states of a second run, on the data main already pins
     diagnostics: str
 
     @property
@@ -208,6 +209,13 @@ def retrain(celery_cluster, origin, tmp_path_factory) -> Retrain:
             for task, task_state in states.items()
             if task_state == "success"
         }
+        # Next week, nothing new: the run stops after looking at the data.
+        again = cluster.api.trigger(
+            "churn_retrain",
+            {"data_source": str(origin.raw_table), "github_repo": "acme/churn"},
+        )
+        cluster.api.wait("churn_retrain", again, cluster.processes.alive)
+        unchanged_run = cluster.api.task_states("churn_retrain", again)
     return Retrain(
         state=state,
         task_states=states,
@@ -217,6 +225,7 @@ def retrain(celery_cluster, origin, tmp_path_factory) -> Retrain:
         origin=origin,
         reference=reference_dir,
         new_table=new_table,
+        unchanged_run=unchanged_run,
         diagnostics=f"{states}\n{cluster.processes.tail()}",
     )
 
@@ -256,6 +265,12 @@ def test_retraining_opens_one_pull_request_with_the_new_pins(retrain):
     assert str(metrics["roc_auc"]) in pull["body"]
     posted = [r for r in retrain.github.requests if r[0] == "POST"]
     assert len(posted) == 1
+
+
+def test_a_retraining_on_unchanged_data_skips_everything_after_the_refresh(retrain):
+    assert retrain.state == "success", retrain.diagnostics
+    assert set(retrain.unchanged_run.values()) == {"skipped"}, retrain.unchanged_run
+    assert len(retrain.github.pulls) == 1
 
 
 # ---- The quick path: `airflow dags test` ---------------------------------------------------------

@@ -256,3 +256,12 @@ def test_a_local_worker_checkout_shares_the_environment_and_the_dvc_remote(tmp_p
     url = run(dest, "dvc", "remote", "list").stdout.split()
     assert url[:2] == ["shared", str((tmp_path / "storage").resolve())]
     assert git(dest, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_an_unreadable_data_source_is_named_and_changes_nothing(origin, tmp_path):
+    worker = clone(origin, tmp_path / "w")
+    result = task(worker, "refresh-data", "--source", str(tmp_path / "missing.csv"))
+    assert result.returncode == 2
+    assert f"cannot read the data source '{tmp_path / 'missing.csv'}'" in result.stderr
+    assert git(worker, "status", "--porcelain", "--untracked-files=no") == ""
+    assert (worker / "raw" / "numbers.txt").read_text() == "1\n2\n3\n"

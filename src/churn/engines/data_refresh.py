@@ -77,7 +77,8 @@ def refresh(root: Path, source: str, out: str | None = None) -> Payload:
         dvc_file, out = raw_input(root)
     else:
         tracking = pipeline_graph.read(root).data_files.items()
-        dvc_file = next((f for f, paths in tracking if any(out.startswith(p) for p in paths)), "")
+        inside = (f for f, paths in tracking for p in paths if out == p or out.startswith(p + "/"))
+        dvc_file = next(inside, "")
         if not dvc_file:
             raise TaskError(f"{out} is not tracked by any .dvc file")
     head = stage_task.revision(root)
