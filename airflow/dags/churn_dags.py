@@ -69,14 +69,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.sdk import BaseHook, Param, Variable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
 PROJECT = Path(os.environ.get("CHURN_PROJECT_DIR") or Path(__file__).resolve().parents[2])
 QUEUES = [q.strip() for q in os.environ.get("CHURN_AIRFLOW_QUEUES", "").split(",") if q.strip()]
 GRAPH_MODULE = Path("src", "churn", "engines", "pipeline_graph.py")
-START = pendulum.datetime(2025, 1, 1, tz="UTC")
 GITHUB_CONNECTION = "churn_github"
 
 
@@ -307,7 +305,6 @@ def _stages(source: Any) -> list[Any]:
 @dag(
     dag_id="churn_pipeline",
     schedule=None,
-    start_date=START,
     catchup=False,
     tags=["churn", "dvc"],
     params={
@@ -324,8 +321,7 @@ def churn_pipeline() -> None:
 @dag(
     dag_id="churn_retrain",
     schedule="@weekly",
-    start_date=START,
-    catchup=False,
+    catchup=False,  # no start date either: scheduled from the next tick after deployment
     max_active_runs=1,
     tags=["churn", "dvc", "github"],
     params={
@@ -343,8 +339,7 @@ def churn_retrain() -> None:
 @dag(
     dag_id="churn_rescore",
     schedule="@daily",
-    start_date=START,
-    catchup=False,
+    catchup=False,  # no start date either: scheduled from the next tick after deployment
     max_active_runs=1,
     tags=["churn", "scores"],
     params={

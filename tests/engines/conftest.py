@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,6 +54,18 @@ class AirflowHome:
     bin: Path
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def database(self) -> Path:
+        return self.path / "airflow.db"  # Airflow's default SQLite metadata database
+
+    def copy(self, dest: Path) -> AirflowHome:
+        """Another home with a copy of this one's database, as it is now: a separate `airflow
+        dags test` run then shares no SQLite file (and no lock) with running processes."""
+        dest.mkdir(parents=True)
+        with sqlite3.connect(self.database) as source, sqlite3.connect(dest / "airflow.db") as copy:
+            source.backup(copy)
+        return AirflowHome(path=dest, bin=self.bin, env={**self.env, "AIRFLOW_HOME": str(dest)})
+
     def airflow(
         self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
     ):
@@ -91,9 +104,11 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, airflow_bin: Path) ->
     project_bin = str(Path(sys.executable).parent)
     paths = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != project_bin]
     env["PATH"] = os.pathsep.join([str(airflow_bin), *paths])
-    home = AirflowHome(path=path, bin=airflow_bin, env=env)
-    home.airflow("db", "migrate")
-    return home
+    migrated = AirflowHome(path=path / "migrated", bin=airflow_bin, env=env)
+    migrated.path.mkdir()
+    migrated.env["AIRFLOW_HOME"] = str(migrated.path)
+    migrated.airflow("db", "migrate")
+    return migrated
 
 
 @dataclass(frozen=True)

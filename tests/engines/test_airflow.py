@@ -303,7 +303,8 @@ class QuickRun:
 @pytest.fixture(scope="module")
 def quick_path(retrain, airflow_home, tmp_path_factory) -> dict[str, QuickRun]:
     """`airflow dags test` of the pipeline and of the re-score at the retraining's branch, both
-    at once (each in its own checkout): the quick path, no scheduler, no executor."""
+    at once, each in its own checkout and its own copy of the database: the quick path, no
+    scheduler, no executor."""
     assert retrain.state == "success", retrain.diagnostics
     root = tmp_path_factory.mktemp("quick")
     results, store = root / "results", root / "served" / "scores.sqlite"
@@ -316,7 +317,11 @@ def quick_path(retrain, airflow_home, tmp_path_factory) -> dict[str, QuickRun]:
     with ThreadPoolExecutor(len(runs)) as pool:
         started = {
             dag_id: pool.submit(
-                dags_test, airflow_home, dag_id, conf, retrain.origin.clone(root / dag_id)
+                dags_test,
+                airflow_home.copy(root / f"home-{dag_id}"),
+                dag_id,
+                conf,
+                retrain.origin.clone(root / dag_id),
             )
             for dag_id, (conf, _) in runs.items()
         }

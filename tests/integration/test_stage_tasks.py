@@ -265,3 +265,12 @@ def test_an_unreadable_data_source_is_named_and_changes_nothing(origin, tmp_path
     assert f"cannot read the data source '{tmp_path / 'missing.csv'}'" in result.stderr
     assert git(worker, "status", "--porcelain", "--untracked-files=no") == ""
     assert (worker / "raw" / "numbers.txt").read_text() == "1\n2\n3\n"
+
+
+def test_a_run_missing_a_stage_of_this_revision_is_not_assembled(origin, tmp_path):
+    """A DAG generated from another dvc.yaml than the revision's cannot pass off a partial lock."""
+    worker = clone(origin, tmp_path / "w")
+    doubled = ok(task(worker, "stage", "double", inputs=[]))
+    result = task(clone(origin, tmp_path / "final"), "assemble", inputs=[doubled])
+    assert result.returncode == 2
+    assert "no payload for the stages ['total']" in result.stderr
