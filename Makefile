@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE ?= main
+# The raw table's path, read from its one home, the data contract (only by recipes that use it).
+DATA = $(shell $(BIN)/python -c 'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
 # Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.
@@ -32,11 +34,17 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 install: $(STAMP) ## Create or refresh .venv from the locked requirements
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
 
-data: $(STAMP) ## Pull the raw data from the DVC remote, or rebuild it from its public source
-	churn fetch --dvc-file data.dvc --out data/wa_churn.csv
+data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
+	@churn fetch --contract contract.yaml --dvc-file data.dvc
 
+# Data that differs from its pin stops everything (DVC would re-pin it). A failed stage leaves
+# the outputs of the last successful run in place: `dvc checkout` restores what dvc.lock pins
+# (DVC removes a stage's outputs before running it), and the run-cache stays on.
 repro: $(STAMP) ## Run the pipeline (only the stages whose inputs changed)
-	dvc repro
+	@churn fetch --verify --dvc-file data.dvc
+	@dvc repro || { status=$$?; dvc checkout --quiet >/dev/null 2>&1; \
+	  echo "make repro: a stage failed (above); the outputs of the last successful run are back in place" >&2; \
+	  exit $$status; }
 
 metrics: $(STAMP) ## Show the current metrics
 	@dvc metrics show
@@ -45,28 +53,28 @@ run: data repro metrics ## Set up if needed, get the data, run the pipeline, pri
 
 report: $(STAMP) ## Compare the workspace's model with BASE's (default main); exit 1 if the gate fails
 	churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
-	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml \
+	  --raw '$(DATA)' --metrics eval/metrics.json --params params.yaml \
 	  --out reports/report.md --json reports/report.json --assets reports/assets
 
-score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/scores.sqlite (served as data)
-	churn score --model models/model --input data/wa_churn.csv --out scores/scores.sqlite
+score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
+	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
 
 wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
-	churn wheel --model models/model --source src/churn/deliver/wheel/template --params params.yaml --out dist
+	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
 
 IMAGE ?= churn-service
 serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
-	churn serve --model models/model --compiled models/compiled --params params.yaml \
+	churn serve --model models/model --compiled models/compiled \
 	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
 
 bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
 
 bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
 	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
-	  --data artifacts/prepared --params params.yaml
+	  --data artifacts/prepared
 
 bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
-	python benchmarks/bench_score.py --model models/model --data data/wa_churn.csv
+	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
 	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .

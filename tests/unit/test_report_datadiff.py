@@ -35,11 +35,11 @@ def test_psi_of_categories_counts_a_new_category():
     assert datadiff.psi(base, candidate) > 1
 
 
-def test_diff_reports_rows_columns_types_and_target_rate():
+def test_diff_reports_rows_columns_types_and_target_rate(contract):
     base = _frame(1000, 4)
     candidate = _frame(800, 5, shift=15).drop(columns=["contract"]).assign(region="north")
     candidate["customer_id"] = candidate["customer_id"].astype(str)
-    diff = datadiff.diff(base, candidate, identical=False)
+    diff = datadiff.diff(base, candidate, identical=False, contract=contract)
     assert (diff.status, diff.base_rows, diff.candidate_rows) == ("changed", 1000, 800)
     assert diff.added_columns == ("region",)
     assert diff.removed_columns == ("contract",)
@@ -48,8 +48,8 @@ def test_diff_reports_rows_columns_types_and_target_rate():
     assert [s.column for s in diff.shifts] == ["tenure"]
 
 
-def test_identical_data_skips_the_distribution_work():
+def test_identical_data_skips_the_distribution_work(contract):
     frame = _frame(100, 6)
-    diff = datadiff.diff(frame, frame, identical=True)
+    diff = datadiff.diff(frame, frame, identical=True, contract=contract)
     assert diff.status == "identical"
     assert diff.shifts == ()
