@@ -7,7 +7,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE ?= main
 # The raw table's path, read from its one home, the data contract (only by recipes that use it).
-DATA = $(shell $(BIN)/python -c 'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
+DATA = $(shell $(firstword $(wildcard $(BIN)/python) python3) -c \
+  'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
 # Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.

@@ -125,9 +125,10 @@ def run(contract: Contract, dvc_file: Path) -> str:
     if state == "modified":
         raise differs_from_pin(dvc_file)
     if state == "not in cache":
-        # Present and matching the pin, but not cached yet (a fresh clone's rebuilt data).
-        _commit_and_push(dvc_file)
-        return f"the data matches {dvc_file}; cached it"
+        # Present, but not cached yet (e.g. data copied in by hand): cache it if it is the pin.
+        if not _cache_as_pinned(dvc_file):
+            raise differs_from_pin(dvc_file)
+        return _push(dvc_file, f"the data matches {dvc_file}; cached it")
     pulled = _dvc("pull", str(dvc_file))
     if pulled.returncode == 0 and _state(dvc_file) == "unchanged":
         return f"pulled the data pinned by {dvc_file} from the DVC remote"
@@ -143,7 +144,7 @@ def run(contract: Contract, dvc_file: Path) -> str:
         f"is empty): rebuilding {out_file} from its source"
     )
     rebuild_from_source(contract, out_file)
-    if _state(dvc_file) == "modified":
+    if _state(dvc_file) == "modified" or not _cache_as_pinned(dvc_file):
         _discard(dvc_file)
         raise FetchError(
             f"the data rebuilt from {_describe(contract.source)} does not hash to what "
@@ -151,7 +152,7 @@ def run(contract: Contract, dvc_file: Path) -> str:
             "Pull the pinned data from a remote that has it, or re-pin deliberately with "
             f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
         )
-    return _commit_and_push(dvc_file, rebuilt=True)
+    return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")
 
 
 def _describe(source: Source | None) -> str:
@@ -170,11 +171,23 @@ def _discard(dvc_file: Path) -> None:
         os.unlink(tracked)
 
 
-def _commit_and_push(dvc_file: Path, rebuilt: bool = False) -> str:
+def _cache_as_pinned(dvc_file: Path) -> bool:
+    """Put the workspace data in the DVC cache, only if it is exactly what `dvc_file` pins.
+
+    `dvc commit` writes the hash it finds into the .dvc file: the file's text before and after
+    is the ground truth, and a commit that changed it is undone at once.
+    """
+    pinned = dvc_file.read_text(encoding="utf-8")
     committed = _dvc("commit", "--force", "--quiet", str(dvc_file))
     if committed.returncode != 0:
         raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
-    done = "rebuilt the data from its source (it matches the pin)" if rebuilt else "cached it"
+    if dvc_file.read_text(encoding="utf-8") != pinned:
+        dvc_file.write_text(pinned, encoding="utf-8")
+        return False
+    return True
+
+
+def _push(dvc_file: Path, done: str) -> str:
     pushed = _dvc("push", "--quiet", str(dvc_file))
     if pushed.returncode != 0:
         return f"{done}; `dvc push` failed, so the remote still lacks it:\n{pushed.stderr.strip()}"
