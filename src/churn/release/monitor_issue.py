@@ -163,12 +163,12 @@ def read_report(path: Path | None) -> str:
 
 
 def _cell(value: Scalar) -> str:
-    """One Markdown table cell: no row breaks, no column breaks, no @-mentions."""
+    """One Markdown table cell: no row breaks, column breaks, HTML or @-mentions."""
     if value is None:
         return "-"
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    text = " ".join(text.split()).replace("|", "\\|").replace("`", "'")
-    return text.replace("@", "@\u200b")
+    text = " ".join(text.split()).replace("|", "\\|").replace("`", "'").replace("@", "@\u200b")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def marker(status: str, names: Sequence[str]) -> str:
