@@ -38,8 +38,8 @@ from tests.monitoring_assets import (
     rules,
 )
 
-from churn import cli, data
-from churn.artifacts import prepared_split
+from churn import cli
+from churn.artifacts import prepared_split, saved_model
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
 class Trained:
     root: Path
     model_dir: Path
-    test_rows: pd.DataFrame
+    test_rows: pd.DataFrame  # held-out rows, the model's input columns only
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
         ["train", "--data", str(prepared), "--model", str(model), "--params", str(params)],
     ):
         assert cli.main(argv) == 0, f"churn {' '.join(argv)} failed"
-    test_rows = pd.read_parquet(prepared / prepared_split.TEST_FILE)
+    # The model's input columns, as its own serving example names them.
+    example = json.loads((model / saved_model.INPUT_EXAMPLE).read_text(encoding="utf-8"))
+    columns = example["dataframe_split"]["columns"]
+    test_rows = pd.read_parquet(prepared / prepared_split.TEST_FILE)[columns]
     return Trained(root, model, test_rows)
 
 
@@ -179,7 +182,7 @@ class Traffic:
 @pytest.fixture(scope="module")
 def traffic(service: Server, trained: Trained) -> Traffic:
     """Scoring requests (and a refused one) sent once; what the service answered, counted."""
-    features = data.features(trained.test_rows)
+    features = trained.test_rows
     requests, rows, scores = Counter(), Counter(), []
     for i in range(INVOCATIONS):
         chunk = features.iloc[i * INVOCATION_ROWS : (i + 1) * INVOCATION_ROWS]
