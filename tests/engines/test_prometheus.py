@@ -10,6 +10,7 @@ Needs `prometheus` and `promtool` on PATH (`make prometheus`, which `make test-e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -70,15 +71,16 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
+    """The pipeline's model on the sample data; the project's own params.yaml (found, like any
+    command's default files, in the project directory)."""
     root = tmp_path_factory.mktemp("monitored-model")
-    params = root / "params.yaml"
-    shutil.copy(PROJECT_ROOT / "params.yaml", params)
     prepared, model = root / "prepared", root / "model"
-    for argv in (
-        ["prepare", "--raw", str(raw_csv), "--out", str(prepared), "--params", str(params)],
-        ["train", "--data", str(prepared), "--model", str(model), "--params", str(params)],
-    ):
-        assert cli.main(argv) == 0, f"churn {' '.join(argv)} failed"
+    with contextlib.chdir(PROJECT_ROOT):
+        for argv in (
+            ["prepare", "--raw", str(raw_csv), "--out", str(prepared)],
+            ["train", "--data", str(prepared), "--model", str(model)],
+        ):
+            assert cli.main(argv) == 0, f"churn {' '.join(argv)} failed"
     # The model's input columns, as its own serving example names them.
     example = json.loads((model / saved_model.INPUT_EXAMPLE).read_text(encoding="utf-8"))
     columns = example["dataframe_split"]["columns"]
@@ -88,11 +90,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
 
 @pytest.fixture(scope="module")
 def service(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    argv = serve_argv(
-        "--model", str(trained.model_dir), "--params", str(trained.root / "params.yaml")
-    )
+    argv = serve_argv("--model", str(trained.model_dir))
     env = server_env(free_port(), tmp_path_factory.mktemp("pycache"))
-    with running(argv, env, trained.root, trained.root / "server.log") as started:
+    with running(argv, env, PROJECT_ROOT, trained.root / "server.log") as started:
         yield started
 
 
