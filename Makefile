@@ -80,7 +80,7 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
 	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
 
-test: $(STAMP) ## Run the whole test suite with coverage
+test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
 
 test-unit: $(STAMP) ## Run only the fast unit tests
@@ -134,3 +134,30 @@ model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) fo
 
 register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (skipped without MLFLOW_TRACKING_URI)
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
+
+# ---- Monitoring: Prometheus rules, Grafana dashboard, the monitoring issue (README "Monitoring") --
+.PHONY: prometheus check-rules test-engines monitor-issue
+RULES_DIR := monitoring/prometheus
+MONITOR_JSON ?= reports/monitor.json
+MONITOR_MD ?= reports/monitor.md
+
+# Debian's and Ubuntu's `prometheus` package ships both binaries. Installing needs root (CI runs
+# as root or has password-less sudo); elsewhere it says what to install.
+prometheus: ## Install prometheus and promtool (apt package `prometheus`) unless both are on PATH
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+	  echo "prometheus and promtool are missing: install the 'prometheus' package (apt-get install prometheus) or put both on PATH" >&2; \
+	  exit 2; fi; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus
+
+check-rules: prometheus ## Check the alert rules and the example config with promtool, run the rules' unit tests
+	promtool check rules $(RULES_DIR)/rules.yml
+	promtool check config $(RULES_DIR)/prometheus.yml
+	promtool test rules $(RULES_DIR)/rules_test.yml $(RULES_DIR)/rules_test_scores.yml
+
+test-engines: $(STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, ...)
+	pytest tests/engines
+
+monitor-issue: ## (CI) Open or update the `model-monitoring` issue from MONITOR_JSON (GITHUB_* env)
+	@PYTHONPATH=src python3 -m churn.release.monitor_issue --json '$(MONITOR_JSON)' --markdown '$(MONITOR_MD)'
