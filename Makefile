@@ -18,7 +18,7 @@ export OMP_NUM_THREADS ?= 1
 # Nested makes (a workflow step run by a test run by `make test`) must not print "Entering
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
-.PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
+.PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
 	serve bench bench-serve bench-score image
 
 help: ## List the targets
@@ -93,6 +93,9 @@ lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with
 	cd requirements && for set in bootstrap serve dev; do \
 	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
+
+rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
+	@python3 tools/rename_project.py '$(NAME)'
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
