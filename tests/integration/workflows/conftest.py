@@ -30,6 +30,18 @@ PR_NUMBER = 7
 RELEASE_RUN, PR_RUN, COMMENT_RUN = 101, 102, 103
 
 
+# act ends each step's result line with its duration, printed by Go: "[850ms]", "[12.97s]",
+# "[1m12.97s]", "[1h2m3.5s]", "[1.5µs]".
+_DURATION = r"\[(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|h|m|s))+\]"
+_STEP_RESULT = re.compile(rf"(✅  Success|❌  Failure) - Main (.+?)(?: {_DURATION})?$", re.M)
+
+
+def step_results(log: str) -> dict[str, str]:
+    """act's '✅  Success - Main <step> [<duration>]' (or '❌  Failure') lines: the outcome by
+    step name, however long each step took."""
+    return {name.strip(): outcome.split()[-1] for outcome, name in _STEP_RESULT.findall(log)}
+
+
 def action_pins(workflow: Path) -> set[str]:
     """Every `owner/repo@sha` the workflow uses (sub-paths such as cache/restore folded)."""
     pins = re.findall(

@@ -10,7 +10,6 @@ comment of that pull request.
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from tests.conftest import git
@@ -20,16 +19,11 @@ from tests.integration.workflows.conftest import (
     PR_RUN,
     Github,
     pull_request_event,
+    step_results,
     workflow_run_event,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def step_results(log: str) -> dict[str, str]:
-    """act's '✅  Success - Main <step>' / '❌  Failure - Main <step>' lines, by step name."""
-    found = re.findall(r"(✅  Success|❌  Failure) - Main (.+?)(?: \[[\d.]+\w*s\])?$", log, re.M)
-    return {name.strip(): outcome.split()[-1] for outcome, name in found}
 
 
 @pytest.fixture(scope="module")
