@@ -144,3 +144,13 @@ def test_release_saves_the_dvc_cache_that_pull_requests_restore():
     saved = cache_key("release.yml", "actions/cache/save")
     restored = cache_key("pr.yml", "actions/cache/restore")
     assert saved == restored == "dvc-cache-${{ hashFiles('dvc.lock') }}"
+
+
+def test_pull_requests_never_get_the_remote_write_credentials():
+    """PR code may read the DVC remote, never write it: only the read-only secret, and no
+    fallback to release.yml's read-write one (without it, PRs run without the remote)."""
+    assert set(re.findall(r"secrets\.(\w+)", (WORKFLOWS / "pr.yml").read_text())) == {
+        "DVC_REMOTE_READ_CONFIG"
+    }
+    (credentials,) = [s for _, s in steps(load("pr.yml")) if s.get("run") == "make dvc-credentials"]
+    assert credentials["env"] == {"DVC_REMOTE_CONFIG": "${{ secrets.DVC_REMOTE_READ_CONFIG }}"}
