@@ -89,7 +89,8 @@ clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke model-card \
+	register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -112,6 +113,9 @@ pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the repor
 
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
 	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
+
+pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
+	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
 
 smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
 	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -113,14 +114,52 @@ def test_comment_workflow_never_checks_out_pull_request_code():
 
 def test_comment_is_sticky_and_images_are_private_by_default():
     (job,) = load("pr-comment.yml")["jobs"].values()
-    install = next(s for s in job["steps"] if s.get("name") == "Install CML")
-    assert install["run"].startswith("npm install --global @dvcorg/cml@0.20.6")
     post = next(s for s in job["steps"] if "cml comment" in s.get("run", ""))
     assert "cml comment update" in post["run"]
     assert '--target="pr/$PR_NUMBER"' in post["run"]
     assert "--watermark-title=" in post["run"]
     assert post["env"]["PUBLISH_IMAGES"] == "${{ vars.CML_PUBLISH_IMAGES == 'true' }}"
-    assert post["env"]["PR_NUMBER"] == "${{ steps.artifact.outputs.number }}"
+
+
+def test_the_comment_goes_where_github_says_not_where_the_artifact_says():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    names = [step.get("name", step.get("uses")) for step in job["steps"]]
+    target = job["steps"][
+        names.index("Check the artifact and ask GitHub which pull request it belongs to")
+    ]
+    assert target["id"] == "target"
+    assert (
+        target["run"]
+        == 'make pr-comment-target ARTIFACT="$RUNNER_TEMP/pr-report" >> "$GITHUB_OUTPUT"'
+    )
+    post = next(s for s in job["steps"] if "cml comment" in s.get("run", ""))
+    assert post["env"]["PR_NUMBER"] == "${{ steps.target.outputs.number }}"
+    assert post["env"]["REPORT"] == "${{ steps.target.outputs.report }}"
+    # Nothing is installed or posted unless GitHub named exactly one pull request.
+    for step in job["steps"][names.index(target["name"]) + 1 :]:
+        assert step["if"] == "steps.target.outputs.number != ''", step
+
+
+def test_cml_installs_without_scripts_and_only_the_posting_step_holds_the_token():
+    workflow = load("pr-comment.yml")
+    (job,) = workflow["jobs"].values()
+    install = next(s for s in job["steps"] if s.get("name") == "Install CML")
+    assert install["run"].startswith("npm install --global --ignore-scripts @dvcorg/cml@0.20.6")
+    assert "env" not in install
+    assert "env" not in workflow
+    assert "env" not in job
+    holders = {
+        step.get("name", step.get("uses")): where
+        for step in job["steps"]
+        for where in ("env", "with")
+        if "github.token" in json.dumps(step.get(where, {}))
+    }
+    assert holders == {
+        # The artifact download (GitHub's own action), our lookup, and CML's one command.
+        "Download the report of the pull request run": "with",
+        "Check the artifact and ask GitHub which pull request it belongs to": "env",
+        "Post or update the report comment": "env",
+    }
 
 
 def test_release_grants_write_access_per_job_only():
