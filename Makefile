@@ -1,7 +1,9 @@
 # The command vocabulary: people, git hooks and CI all run these same targets.
 # `make help` lists them.
 
-PYTHON ?= python3.11
+# The project's Python, declared once: .python-version (CI's setup-python and the image read it).
+PYTHON_VERSION := $(strip $(file < .python-version))
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -69,7 +71,8 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 	python benchmarks/bench_score.py --model models/model --data data/wa_churn.csv
 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
-	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
+	  --tag '$(IMAGE)' .
 
 test: $(STAMP) ## Run the whole test suite with coverage
 	pytest --cov --cov-report=term
@@ -82,7 +85,7 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
 	cd requirements && for set in bootstrap serve dev; do \
-	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
+	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
@@ -117,8 +120,8 @@ pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<d
 pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
 	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
 
-smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
-	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping and /invocations, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)' serve) || exit 2; \
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
