@@ -92,8 +92,8 @@ clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke model-card \
-	register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke push-image \
+	ecr-image model-card register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -125,6 +125,13 @@ smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping a
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+push-image: ## (CI) Push the smoke-tested image IMAGE_ID under TAGS (comma-separated); print digest=, ref=
+	@PYTHONPATH=src python3 -m churn.release.image_push push --image '$(IMAGE_ID)' --tags '$(TAGS)'
+
+ecr-image: ## (CI) Copy the pushed image SOURCE (repo@sha256:...) to ECR_REPOSITORY:TAG, for SageMaker
+	@PYTHONPATH=src python3 -m churn.release.image_push copy --source '$(SOURCE)' \
+	  --to '$(ECR_REPOSITORY):$(TAG)' --login-ecr
 
 model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
 	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \

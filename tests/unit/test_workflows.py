@@ -168,6 +168,11 @@ def test_release_grants_write_access_per_job_only():
     assert workflow[True]["push"] == {"branches": ["main"], "tags": ["v*"]}
     jobs = workflow["jobs"]
     assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["sagemaker"]["permissions"] == {
+        "contents": "read",
+        "packages": "read",
+        "id-token": "write",
+    }
     assert jobs["publish"]["permissions"] == {"contents": "write"}
     assert jobs["register"]["permissions"] == {"contents": "read"}
     assert jobs["publish"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
@@ -193,3 +198,43 @@ def test_pull_requests_never_get_the_remote_write_credentials():
     }
     (credentials,) = [s for _, s in steps(load("pr.yml")) if s.get("run") == "make dvc-credentials"]
     assert credentials["env"] == {"DVC_REMOTE_CONFIG": "${{ secrets.DVC_REMOTE_READ_CONFIG }}"}
+
+
+def test_release_pushes_exactly_the_image_that_passed_the_smoke_test():
+    """One build, loaded into the runner's Docker; the smoke test and the push both name it by
+    the build's image ID (its content digest). A second build would be another image."""
+    job = load("release.yml")["jobs"]["image"]
+    builds = [s for s in job["steps"] if "docker/build-push-action" in s.get("uses", "")]
+    (build,) = builds
+    assert build["id"] == "build"
+    assert build["with"]["load"] is True
+    assert build["with"]["push"] is False
+    assert build["with"]["provenance"] is False
+    tested = "${{ steps.build.outputs.imageid }}"
+    ids = [step.get("id") for step in job["steps"]]
+    smoke = next(s for s in job["steps"] if s.get("run", "").startswith("make smoke"))
+    assert smoke["run"] == 'make smoke IMAGE="$IMAGE_ID"'
+    assert smoke["env"] == {"IMAGE_ID": tested}
+    push = job["steps"][ids.index("push")]
+    assert push["run"] == 'make push-image IMAGE_ID="$IMAGE_ID" TAGS="$TAGS" >> "$GITHUB_OUTPUT"'
+    assert push["env"] == {"IMAGE_ID": tested, "TAGS": "${{ steps.meta.outputs.tags }}"}
+    assert job["steps"].index(smoke) < ids.index("push")
+    assert job["steps"][ids.index("meta")]["with"]["sep-tags"] == ","
+    assert job["outputs"] == {"ref": "${{ steps.push.outputs.ref }}"}
+
+
+def test_sagemaker_gets_the_pushed_digest_only_when_configured():
+    jobs = load("release.yml")["jobs"]
+    job = jobs["sagemaker"]
+    assert job["needs"] == "image"
+    assert job["if"] == ("vars.SAGEMAKER_ECR_REPOSITORY != '' && vars.SAGEMAKER_ECR_ROLE_ARN != ''")
+    aws = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.SAGEMAKER_ECR_ROLE_ARN }}"
+    copy = next(s for s in job["steps"] if s.get("run", "").startswith("make ecr-image"))
+    assert copy["env"]["SOURCE"] == "${{ needs.image.outputs.ref }}"
+    # Nothing else in the release builds or pushes an image.
+    for name, other in jobs.items():
+        for step in other.get("steps", []):
+            if "docker/build-push-action" in step.get("uses", ""):
+                assert name == "image"
+            assert "docker push" not in step.get("run", "")
