@@ -39,7 +39,6 @@ RUN groupadd --system --gid 10001 churn \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/churn /opt/churn
 WORKDIR /app
-COPY params.yaml ./
 COPY models/model ./model
 COPY models/compiled ./compiled
 USER 10001:10001

@@ -83,18 +83,17 @@ def test_what_cannot_read_the_declaration_agrees_with_it(where, pattern):
     assert found in (DECLARED, ".python-version")
 
 
-@pytest.mark.parametrize("name", ["pr.yml", "release.yml"])
-def test_ci_sets_up_the_declared_python(name):
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
-    setups = [
-        step
-        for job in workflow["jobs"].values()
+def test_ci_sets_up_the_declared_python():
+    setups = {
+        (path.name, job_id): step
+        for path in sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+        for job_id, job in yaml.safe_load(path.read_text())["jobs"].items()
         for step in job.get("steps", [])
         if "actions/setup-python" in step.get("uses", "")
-    ]
-    assert setups
-    for step in setups:
-        assert step["with"] == {"python-version-file": ".python-version"}
+    }
+    assert {name for name, _ in setups} >= {"pr.yml", "release.yml"}
+    for where, step in setups.items():
+        assert step["with"] == {"python-version-file": ".python-version"}, where
 
 
 def test_dependabot_proposes_no_other_python_for_the_base_image():

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.conftest import PROJECT_ROOT
-from tests.integration.conftest import Trained, free_port, wait_until_up
+from tests.integration.conftest import Pipeline, free_port, wait_until_up
 
 from churn.release import smoke
 
@@ -25,32 +24,24 @@ pytestmark = pytest.mark.slow
 
 @dataclass(frozen=True)
 class Built:
-    """What the Dockerfile copies to /app: the model, its compiled form and the params."""
+    """What the Dockerfile copies to /app: the model and its compiled form."""
 
     model: Path
     compiled: Path
-    params: Path
 
 
 @pytest.fixture(scope="module")
-def built(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from churn.stages import compile as compiler
-
-    root = tmp_path_factory.mktemp("built")
-    shutil.copytree(trained.model_dir, root / "model")
-    check = compiler.run(root / "model", trained.test_split.parent, root / "compiled")
-    assert check["passed"], check
-    shutil.copy(PROJECT_ROOT / "params.yaml", root / "params.yaml")
-    return Built(root / "model", root / "compiled", root / "params.yaml")
+def built(pipeline: Pipeline) -> Built:
+    """The session pipeline's model and compiled model: what `make run` leaves in models/."""
+    assert json.loads((pipeline.compiled_dir / "check.json").read_text())["passed"]
+    return Built(pipeline.model_dir, pipeline.compiled_dir)
 
 
-def lay_out(root: Path, built: Built, *, model: bool, params: bool) -> Path:
+def lay_out(root: Path, built: Built, *, model: bool) -> Path:
     root.mkdir(parents=True)
     if model:
         shutil.copytree(built.model, root / "model")
         shutil.copytree(built.compiled, root / "compiled")
-    if params:
-        shutil.copy(built.params, root / "params.yaml")
     return root
 
 
@@ -122,7 +113,7 @@ def passes_smoke(container: Container, built: Built) -> bool:
 
 @pytest.mark.parametrize("args", [("serve",), ()], ids=["IMAGE serve", "IMAGE"])
 def test_the_image_serves_its_own_model(tmp_path, built, start, args):
-    app = lay_out(tmp_path / "app", built, model=True, params=True)
+    app = lay_out(tmp_path / "app", built, model=True)
     container = start(app, tmp_path / "opt-ml-model", *args)
     assert passes_smoke(container, built)
     assert container.health()["predictor"] == "onnx"  # compiled/ was found beside the model
@@ -132,8 +123,8 @@ def test_the_image_serves_its_own_model(tmp_path, built, start, args):
 def test_sagemaker_serve_reads_the_mounted_model_directory(tmp_path, built, start):
     """SageMaker: `docker run IMAGE serve` with the model data unpacked at /opt/ml/model. The
     image's /app has no model here, so a served answer can only come from the mounted one."""
-    app = lay_out(tmp_path / "app", built, model=False, params=True)
-    sagemaker = lay_out(tmp_path / "opt-ml-model", built, model=True, params=False)
+    app = lay_out(tmp_path / "app", built, model=False)
+    sagemaker = lay_out(tmp_path / "opt-ml-model", built, model=True)
     container = start(app, sagemaker, "serve")
     assert passes_smoke(container, built)
     assert container.health()["predictor"] == "onnx"
@@ -141,7 +132,7 @@ def test_sagemaker_serve_reads_the_mounted_model_directory(tmp_path, built, star
 
 
 def test_an_inference_pipeline_port_is_honoured(tmp_path, built, start):
-    app = lay_out(tmp_path / "app", built, model=True, params=True)
+    app = lay_out(tmp_path / "app", built, model=True)
     bind_to = str(free_port())
     container = start(app, tmp_path / "none", "serve", SAGEMAKER_BIND_TO_PORT=bind_to)
     assert container.url.endswith(f":{bind_to}")
@@ -149,13 +140,13 @@ def test_an_inference_pipeline_port_is_honoured(tmp_path, built, start):
 
 
 def test_extra_options_reach_the_service(tmp_path, built, start):
-    app = lay_out(tmp_path / "app", built, model=True, params=True)
+    app = lay_out(tmp_path / "app", built, model=True)
     container = start(app, tmp_path / "none", "serve", "--max-rows", "50")
     assert container.health()["params"]["serve"]["max_rows"] == 50
 
 
 def test_a_mounted_directory_without_a_model_is_an_error(tmp_path, built):
-    app = lay_out(tmp_path / "app", built, model=True, params=True)
+    app = lay_out(tmp_path / "app", built, model=True)
     sagemaker = tmp_path / "opt-ml-model"
     sagemaker.mkdir()
     (sagemaker / "MLmodel").write_text("flavors: {}\n")  # an MLflow directory at the root
@@ -166,7 +157,7 @@ def test_a_mounted_directory_without_a_model_is_an_error(tmp_path, built):
 
 
 def test_train_is_refused_and_other_commands_run(tmp_path, built):
-    app = lay_out(tmp_path / "app", built, model=True, params=True)
+    app = lay_out(tmp_path / "app", built, model=True)
     train = entrypoint(app, tmp_path / "none", "train")
     assert train.returncode == 2
     assert "does not train" in train.stderr

@@ -5,10 +5,11 @@ given (the `model.tar.gz` of `ModelDataUrl`, unpacked) at /opt/ml/model. So:
 
 - no argument, `serve`, or only options (`serve --max-rows 100`, `--max-rows 100`): serve;
 - the model comes from the SageMaker model directory when it holds one, laid out like the
-  image's own /app: `model/` (the MLflow model directory), optionally `compiled/` (the ONNX
-  check of `churn compile`) and `params.yaml`; else from /app (the working directory), where
-  the image was built with its model inside. A model directory that is there but holds no
-  `model/MLmodel` is an error, not a silent fallback to the built-in model;
+  image's own /app: `model/` (the MLflow model directory, which carries its own threshold) and
+  optionally `compiled/` (`churn compile`'s ONNX graph and its check); else from /app (the
+  working directory), where the image was built with its model inside. A model directory
+  that is there but holds no `model/MLmodel` is an error, not a silent fallback to the
+  built-in model;
 - `train`: refused (this image serves; SageMaker training jobs need a training image);
 - any other command runs as given (`docker run -it IMAGE bash`), as with most images.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
-MODEL, COMPILED, PARAMS = "model", "compiled", "params.yaml"
+MODEL, COMPILED = "model", "compiled"
 EXIT_ERROR = 2
 EXIT_NOT_FOUND = 127  # what a shell answers for a command it cannot run
 
@@ -38,38 +39,29 @@ class EntrypointError(RuntimeError):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the served model, its compiled form and the params are, and why there."""
+    """Where the served model and its compiled form are, and why there."""
 
     model: Path
     compiled: Path | None
-    params: Path
     source: str
 
 
-def _layout(root: Path, params_fallback: Path, source: str) -> Layout:
+def _layout(root: Path, source: str) -> Layout:
     compiled = root / COMPILED
-    params = root / PARAMS
-    return Layout(
-        model=root / MODEL,
-        compiled=compiled if compiled.is_dir() else None,
-        params=params if params.is_file() else params_fallback,
-        source=source,
-    )
+    return Layout(root / MODEL, compiled if compiled.is_dir() else None, source)
 
 
 def find_layout(app: Path, sagemaker_dir: Path) -> Layout:
     """The SageMaker model directory's model if one is mounted there, else the image's own."""
     if (sagemaker_dir / MODEL / "MLmodel").is_file():
-        return _layout(
-            sagemaker_dir, app / PARAMS, f"the SageMaker model directory {sagemaker_dir}"
-        )
+        return _layout(sagemaker_dir, f"the SageMaker model directory {sagemaker_dir}")
     if sagemaker_dir.is_dir() and any(sagemaker_dir.iterdir()):
         raise EntrypointError(
             f"{sagemaker_dir} is not empty but holds no {MODEL}/MLmodel: pack the release's "
             f"models/ folder as the model data (tar -czf model.tar.gz -C models {MODEL} "
-            f"{COMPILED}), optionally with a {PARAMS}"
+            f"{COMPILED})"
         )
-    return _layout(app, app / PARAMS, f"the image ({app})")
+    return _layout(app, f"the image ({app})")
 
 
 def serve_command(layout: Layout, options: Sequence[str], environ: dict[str, str]) -> list[str]:
@@ -77,7 +69,6 @@ def serve_command(layout: Layout, options: Sequence[str], environ: dict[str, str
     command = [sys.executable, "-m", "churn", "serve", "--model", str(layout.model)]
     if layout.compiled is not None:
         command += ["--compiled", str(layout.compiled)]
-    command += ["--params", str(layout.params)]
     bind_to = environ.get("SAGEMAKER_BIND_TO_PORT")
     if bind_to:
         command += ["--port", bind_to]
