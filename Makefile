@@ -20,11 +20,14 @@ export OMP_NUM_THREADS ?= 1
 # Nested makes (a workflow step run by a test run by `make test`) must not print "Entering
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
-.PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
-	serve bench bench-serve bench-score image
+.PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
+	serve bench bench-serve bench-score image current-model notebook mlflow
 
+# Colour only on a terminal: piped into a file or a pager, `make help` is plain text.
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=''; off=''; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / \
+	  {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +37,7 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
 
-install: $(STAMP) ## Create or refresh .venv from the locked requirements
+install: $(STAMP) ## Create or refresh .venv from the locked requirements; install the git hooks
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
 
 data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
@@ -52,23 +55,36 @@ repro: $(STAMP) ## Run the pipeline (only the stages whose inputs changed)
 metrics: $(STAMP) ## Show the current metrics
 	@dvc metrics show
 
-run: data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
+run: install data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
 
 report: $(STAMP) ## Compare the workspace's model with BASE's (default main); exit 1 if the gate fails
 	churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
 	  --raw '$(DATA)' --metrics eval/metrics.json --params params.yaml \
 	  --out reports/report.md --json reports/report.json --assets reports/assets
 
-score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
+# The deliveries use what dvc.lock pins for this commit, or refuse: after `git checkout` of
+# another branch without the hooks, models/ may still be the other branch's.
+current-model: $(STAMP)
+	@dvc status --quiet train compile >/dev/null 2>&1 || { echo "models/ is not what dvc.lock \
+	pins for this commit (another branch's model, or inputs changed since the last run): run \
+	\`dvc checkout\` to get this commit's model, or \`make repro\` to rebuild it" >&2; exit 2; }
+
+score: current-model ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
 	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
 
-wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
+wheel: current-model ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
 
 IMAGE ?= churn-service
-serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
-	churn serve --model models/model --compiled models/compiled \
+serve: current-model ## Serve the pipeline's model on PORT (default 8080); /scores once `make score` ran
+	exec churn serve --model models/model --compiled models/compiled \
 	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+
+notebook: $(STAMP) ## Open the notebooks in JupyterLab, on the project's environment
+	exec jupyter lab --notebook-dir=notebooks
+
+mlflow: $(STAMP) ## Browse the pipeline's MLflow runs (the project's store, or MLFLOW_TRACKING_URI)
+	exec mlflow ui --workers 1 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}"
 
 bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
 
@@ -96,6 +112,9 @@ lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with
 	cd requirements && for set in bootstrap serve dev; do \
 	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
+
+rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
+	@python3 tools/rename_project.py '$(NAME)'
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
