@@ -1,7 +1,9 @@
 # The command vocabulary: people, git hooks and CI all run these same targets.
 # `make help` lists them.
 
-PYTHON ?= python3.11
+# The project's Python, declared once: .python-version (CI's setup-python and the image read it).
+PYTHON_VERSION := $(strip $(file < .python-version))
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -94,7 +96,8 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
-	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
+	  --tag '$(IMAGE)' .
 
 test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
@@ -107,7 +110,7 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
 	cd requirements && for set in bootstrap serve dev; do \
-	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
+	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
 rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
@@ -117,7 +120,8 @@ clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke push-image \
+	ecr-image model-card register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -141,11 +145,21 @@ pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the repor
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
 	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
 
-smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
-	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
+	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
+
+smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping and /invocations, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)' serve) || exit 2; \
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+push-image: ## (CI) Push the smoke-tested image IMAGE_ID under TAGS (comma-separated); print digest=, ref=
+	@PYTHONPATH=src python3 -m churn.release.image_push push --image '$(IMAGE_ID)' --tags '$(TAGS)'
+
+ecr-image: ## (CI) Copy the pushed image SOURCE (repo@sha256:...) to ECR_REPOSITORY:TAG, for SageMaker
+	@PYTHONPATH=src python3 -m churn.release.image_push copy --source '$(SOURCE)' \
+	  --to '$(ECR_REPOSITORY):$(TAG)' --login-ecr
 
 model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
 	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \
