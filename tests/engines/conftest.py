@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.conftest import PROJECT_ROOT, copy_project, git, run
+from tests.conftest import PROJECT_ROOT, copy_project, git, make, run
 
 DAGS_FOLDER = PROJECT_ROOT / "airflow" / "dags"
 # Generous, and never a pass criterion: a DAG run on a loaded 2-core machine. Below pytest's own
@@ -121,7 +121,10 @@ class Origin:
 
     @property
     def raw_table(self) -> Path:
-        return self.author / "data" / "wa_churn.csv"
+        """The raw table's workspace copy, where the data contract puts it."""
+        from churn import contract
+
+        return self.author / contract.load(self.author / "contract.yaml").data_path
 
     def clone(self, dest: Path, *, venv: bool = True) -> Path:
         """A worker's checkout: its own clone and DVC cache; the project's environment."""
@@ -140,8 +143,8 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
     run(author, "dvc", "remote", "modify", "local", "url", str(remote))
     git(author, "add", "-A")
     git(author, "commit", "-q", "-m", "template")
-    fetched = run(author, "churn", "fetch", "--dvc-file", "data.dvc", "--out", "data/wa_churn.csv")
-    assert "pushed" in fetched.stdout
+    fetched = make(author, "data")
+    assert "pushed it" in fetched.stdout
     bare = root / "churn.git"
     git(root, "clone", "-q", "--bare", str(author), str(bare))
     return Origin(bare=bare, dvc_remote=remote, author=author)

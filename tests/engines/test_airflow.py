@@ -171,7 +171,7 @@ def _reference_repro(origin: Origin, dest: Path, table: Path, mlflow_uri: str) -
         subprocess.run(["dvc", *args], cwd=dest, env=env, check=True, capture_output=True)
 
     dvc("pull", "data.dvc")
-    raw = dest / "data" / "wa_churn.csv"
+    raw = dest / origin.raw_table.relative_to(origin.author)
     raw.unlink()
     shutil.copyfile(table, raw)
     dvc("commit", "--force", "data.dvc")

@@ -79,7 +79,11 @@ stages:
             "stages:\n  s:\n    foreach: [1, 2]\n    do: {cmd: x}\n",
             "foreach/matrix stages are not supported",
         ),
-        ("stages:\n  s:\n    cmd: x\n    deps: ['${item}']\n", "templated path '${item}'"),
+        ("stages:\n  s:\n    cmd: x\n    deps: ['${item}']\n", "cannot resolve ${item}"),
+        (
+            "vars:\n  - {a: {b: [1]}}\nstages:\n  s:\n    cmd: x\n    deps: ['${a.b}']\n",
+            "${a.b} is not a plain value",
+        ),
         ("stages:\n  s:\n    cmd: x\n    deps: [../elsewhere]\n", "points outside the project"),
         (
             "stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n"
@@ -93,6 +97,41 @@ def test_what_cannot_be_a_task_graph_is_refused_clearly(tmp_path, dvc_yaml, mess
     with pytest.raises(PipelineError) as raised:
         pipeline_graph.read(project(tmp_path, dvc_yaml))
     assert message in str(raised.value)
+
+
+def test_paths_interpolated_from_params_and_vars_files_as_dvc_does(tmp_path):
+    (tmp_path / "params.yaml").write_text("prepare:\n  out: split\n")
+    (tmp_path / "contract.yaml").write_text("data:\n  path: raw/table.csv\nother: 1\n")
+    root = project(
+        tmp_path,
+        """
+vars:
+  - contract.yaml:data
+  - {model_dir: models/m}
+stages:
+  prepare:
+    cmd: x
+    deps: ['${data.path}']
+    outs: ['${ prepare.out }']
+  train:
+    cmd: x
+    deps: [split]
+    outs: ['${model_dir}']
+""",
+        raw="outs:\n- path: raw\n",
+    )
+    pipeline = pipeline_graph.read(root)
+    assert pipeline.stage("prepare").deps == ("raw/table.csv",)
+    assert pipeline.stage("prepare").data_files == ("raw.dvc",)
+    assert pipeline.stage("train").upstream == ("prepare",)
+    assert pipeline.stage("train").outs == (Output("models/m", cache=True),)
+
+
+def test_a_missing_vars_key_is_named(tmp_path):
+    (tmp_path / "contract.yaml").write_text("data: {}\n")
+    root = project(tmp_path, "vars: ['contract.yaml:nope']\nstages:\n  s:\n    cmd: x\n")
+    with pytest.raises(PipelineError, match=r"no \['nope'\] in contract\.yaml"):
+        pipeline_graph.read(root)
 
 
 def test_a_second_dvc_yaml_is_refused(tmp_path):

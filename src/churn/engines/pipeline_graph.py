@@ -8,13 +8,16 @@ checks the two agree). Deps that a `.dvc` file tracks (the raw data) are inputs 
 This module imports only the standard library and PyYAML on purpose: Airflow's DAG processor,
 which has neither DVC nor this package's dependencies, loads it by file path. What it does not
 understand (`foreach`/`matrix` stages, `${...}` in paths, more than one `dvc.yaml`) is refused
-with a clear message instead of being guessed.
+with a clear message instead of being guessed. Paths may use DVC's `${...}` interpolation from
+`params.yaml` and the file's `vars` (`- file.yaml`, `- file.yaml:key,...`, or a mapping), as
+`dvc.yaml` does to read the raw table's path from the data contract.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,8 @@ from pathlib import Path
 import yaml
 
 PIPELINE_FILE = "dvc.yaml"
+DEFAULT_VARS = "params.yaml"  # DVC's default variables, when the file exists
+_REFERENCE = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 LOCK_FILE = "dvc.lock"
 _OUT_SECTIONS = ("outs", "metrics", "plots")
 
@@ -72,13 +77,47 @@ def overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def _normalise(base: str, path: str, where: str) -> str:
-    if "${" in path:
-        raise PipelineError(f"{where}: templated path {path!r} is not supported here")
+def _interpolate(path: str, context: dict, where: str) -> str:
+    """`${a.b}` replaced by the value at a -> b of the variables, as DVC does."""
+
+    def value(match: re.Match[str]) -> str:
+        found: object = context
+        for key in match.group(1).split("."):
+            if not isinstance(found, dict) or key not in found:
+                raise PipelineError(f"{where}: cannot resolve {match.group(0)} in {path!r}")
+            found = found[key]
+        if not isinstance(found, str | int | float) or isinstance(found, bool):
+            raise PipelineError(f"{where}: {match.group(0)} is not a plain value")
+        return str(found)
+
+    return _REFERENCE.sub(value, path)
+
+
+def _normalise(base: str, path: str, where: str, context: dict | None = None) -> str:
+    path = _interpolate(path, context or {}, where)
     joined = posixpath.normpath(posixpath.join(base, path.replace(os.sep, "/")))
     if joined.startswith(("../", "/")) or joined == "..":
         raise PipelineError(f"{where}: {path!r} points outside the project")
     return joined
+
+
+def _variables(root: Path, spec: dict) -> dict:
+    """What `${...}` may refer to: params.yaml, then each `vars` entry (later ones win)."""
+    context: dict = {}
+    if (root / DEFAULT_VARS).is_file():
+        context.update(_read_yaml(root / DEFAULT_VARS))
+    for entry in spec.get("vars") or ():
+        if isinstance(entry, dict):
+            context.update(entry)
+            continue
+        name, _, keys = str(entry).partition(":")
+        loaded = _read_yaml(root / name)
+        wanted = [k.strip() for k in keys.split(",") if k.strip()] or list(loaded)
+        missing = [k for k in wanted if k not in loaded]
+        if missing:
+            raise PipelineError(f"{PIPELINE_FILE}: vars {entry!r}: no {missing} in {name}")
+        context.update({k: loaded[k] for k in wanted})
+    return context
 
 
 def _entry_path(entry: object, where: str) -> tuple[str, dict]:
@@ -91,11 +130,11 @@ def _entry_path(entry: object, where: str) -> tuple[str, dict]:
     raise PipelineError(f"{where}: cannot read entry {entry!r}")
 
 
-def _outputs(spec: dict, base: str, where: str) -> Iterator[Output]:
+def _outputs(spec: dict, base: str, where: str, context: dict) -> Iterator[Output]:
     for section in _OUT_SECTIONS:
         for entry in spec.get(section) or ():
             path, options = _entry_path(entry, f"{where} {section}")
-            yield Output(_normalise(base, path, where), bool(options.get("cache", True)))
+            yield Output(_normalise(base, path, where, context), bool(options.get("cache", True)))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -134,6 +173,7 @@ def _data_files(root: Path, skip: set[str]) -> dict[str, tuple[str, ...]]:
 
 def _stage_specs(root: Path) -> list[tuple[str, tuple[str, ...], tuple[Output, ...]]]:
     spec = _read_yaml(root / PIPELINE_FILE)
+    context = _variables(root, spec)
     stages = spec.get("stages") or {}
     if not isinstance(stages, dict) or not stages:
         raise PipelineError(f"{root / PIPELINE_FILE} defines no stages")
@@ -144,12 +184,13 @@ def _stage_specs(root: Path) -> list[tuple[str, tuple[str, ...], tuple[Output, .
             raise PipelineError(f"{where}: expected a mapping")
         if "foreach" in stage or "matrix" in stage:
             raise PipelineError(f"{where}: foreach/matrix stages are not supported here")
-        base = _normalise("", str(stage.get("wdir", ".")), where)
+        base = _normalise("", str(stage.get("wdir", ".")), where, context)
         base = "" if base == "." else base
         deps = tuple(
-            _normalise(base, _entry_path(dep, where)[0], where) for dep in stage.get("deps") or ()
+            _normalise(base, _entry_path(dep, where)[0], where, context)
+            for dep in stage.get("deps") or ()
         )
-        read.append((str(name), deps, tuple(_outputs(stage, base, where))))
+        read.append((str(name), deps, tuple(_outputs(stage, base, where, context))))
     return read
 
 

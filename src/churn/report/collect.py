@@ -21,6 +21,8 @@ import pandas as pd
 import yaml
 
 from churn.artifacts import prepared_split, saved_model
+from churn.contract import Contract
+from churn.contract import load as load_contract
 from churn.report.contents import Reproducibility
 
 LOCK_FILE = "dvc.lock"
@@ -49,6 +51,8 @@ class Side:
     params: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
     model: saved_model.SavedModel | None = None
+    # The data contract the model was trained under (the candidate's always).
+    contract: Contract | None = None
     raw: pd.DataFrame | None = None
     raw_sha256: str | None = None
     missing: dict[str, str] = field(default_factory=dict)
@@ -165,6 +169,7 @@ def _collect_candidate(root: Path, paths: Paths) -> tuple[Side, pd.DataFrame]:
         if (root / paths.metrics).is_file()
         else None,
         model=saved_model.load(model_dir),
+        contract=load_contract(saved_model.read(model_dir).contract),
     )
     raw_file = root / paths.raw
     if raw_file.is_file():

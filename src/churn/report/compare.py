@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import data, metrics, params
+from churn import metrics, params
 from churn.report import bootstrap, charts, datadiff, gate
 from churn.report.collect import Collected, ReportError, Side
 from churn.report.contents import DataDiff, MetricRow, Mode, ParamChange, ReportData
@@ -27,18 +27,24 @@ def _policy(collected: Collected, candidate: params.Params) -> tuple[params.Gate
         return candidate.gate, f"the candidate's (the one at {rev} is invalid)"
 
 
-def _threshold(raw: dict[str, Any] | None, fallback: float) -> float:
-    try:
-        value = float((raw or {})["evaluate"]["threshold"])
-    except (KeyError, TypeError, ValueError):
-        return fallback
-    return value if 0 < value < 1 else fallback
+def _threshold(side: Side, fallback: float) -> float:
+    """The model's own threshold; for a model saved before it recorded one, its params'."""
+    if side.model is not None and side.model.threshold is not None:
+        return side.model.threshold
+    raw = side.params or {}
+    for section in ("train", "evaluate"):
+        try:
+            value = float(raw[section]["threshold"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0 < value < 1:
+            return value
+    return fallback
 
 
 def _score(side: Side, test: pd.DataFrame) -> np.ndarray:
     """Churn probabilities; raise with the reason when the model cannot read these rows."""
-    names = getattr(side.model.pipeline, "feature_names_in_", None)
-    columns = list(names) if names is not None else list(data.features(test).columns)
+    columns = list(side.model.pipeline.feature_names_in_)
     absent = [c for c in columns if c not in test.columns]
     if absent:
         raise ValueError(f"it needs column(s) absent from the test rows: {', '.join(absent)}")
@@ -73,7 +79,12 @@ def _data_diff(base: Side | None, candidate: Side) -> DataDiff:
     if base.raw is None or candidate.raw is None:
         reason = base.missing.get("data") or candidate.missing.get("data") or "not readable"
         return DataDiff(status="unavailable", note=reason)
-    return datadiff.diff(base.raw, candidate.raw, identical=base.raw_sha256 == candidate.raw_sha256)
+    return datadiff.diff(
+        base.raw,
+        candidate.raw,
+        identical=base.raw_sha256 == candidate.raw_sha256,
+        contract=candidate.contract,
+    )
 
 
 def _rows(
@@ -108,8 +119,8 @@ def build(collected: Collected, command: str) -> ReportData:
     except gate.GatePolicyError as exc:
         raise ReportError(f"gate policy from {gate_source}: {exc}") from None
     test = collected.test
-    y = data.target(test)
-    cand_threshold = candidate_params.evaluate.threshold
+    y = test[collected.candidate.contract.target.name].to_numpy()
+    cand_threshold = _threshold(collected.candidate, candidate_params.train.threshold)
     try:
         cand_scores = _score(collected.candidate, test)
     except Exception as exc:
@@ -126,7 +137,7 @@ def build(collected: Collected, command: str) -> ReportData:
         except Exception as exc:
             base.missing["scores"] = f"the base model cannot score the candidate's rows ({exc})"
         else:
-            base_threshold = _threshold(base.params, cand_threshold)
+            base_threshold = _threshold(base, cand_threshold)
             mode = "paired"
             base_metrics = metrics.score_all(y, base_scores, base_threshold)
             intervals = bootstrap.paired_intervals(

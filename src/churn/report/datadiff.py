@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.contract import schema
+from churn.contract import Contract
 from churn.report.contents import DataDiff, Shift
 
 BINS = 10
@@ -16,13 +16,14 @@ TOP_SHIFTS = 10
 _FLOOR = 1e-4
 
 
-def _target_rate(frame: pd.DataFrame) -> float | None:
-    if schema.TARGET not in frame.columns:
+def _target_rate(frame: pd.DataFrame, contract: Contract) -> float | None:
+    target = contract.target
+    if target.name not in frame.columns:
         return None
-    column = frame[schema.TARGET]
+    column = frame[target.name]
     if pd.api.types.is_numeric_dtype(column):
         return float(column.mean())
-    return float((column.astype(str) == schema.POSITIVE_LABEL).mean())
+    return float((column.astype(str) == target.positive).mean())
 
 
 def _shares(values: pd.Series, edges: np.ndarray | None, categories: list[str]) -> np.ndarray:
@@ -49,7 +50,9 @@ def psi(base: pd.Series, candidate: pd.Series) -> float:
     return float(np.sum((c - b) * np.log(c / b)))
 
 
-def diff(base: pd.DataFrame, candidate: pd.DataFrame, *, identical: bool) -> DataDiff:
+def diff(
+    base: pd.DataFrame, candidate: pd.DataFrame, *, identical: bool, contract: Contract
+) -> DataDiff:
     """Compare two raw tables; `identical` (same bytes) skips the distribution work."""
     common = [c for c in candidate.columns if c in base.columns]
     type_changes = tuple(
@@ -59,7 +62,7 @@ def diff(base: pd.DataFrame, candidate: pd.DataFrame, *, identical: bool) -> Dat
     )
     shifts: tuple[Shift, ...] = ()
     if not identical:
-        features = [c for c in common if c not in (schema.ID, schema.TARGET)]
+        features = [c for c in common if c not in (contract.id.name, contract.target.name)]
         scored = sorted(
             (Shift(column=c, psi=psi(base[c], candidate[c])) for c in features),
             key=lambda s: -s.psi,
@@ -73,7 +76,7 @@ def diff(base: pd.DataFrame, candidate: pd.DataFrame, *, identical: bool) -> Dat
         added_columns=tuple(c for c in candidate.columns if c not in base.columns),
         removed_columns=tuple(c for c in base.columns if c not in candidate.columns),
         type_changes=type_changes,
-        base_target_rate=_target_rate(base),
-        candidate_target_rate=_target_rate(candidate),
+        base_target_rate=_target_rate(base, contract),
+        candidate_target_rate=_target_rate(candidate, contract),
         shifts=shifts,
     )

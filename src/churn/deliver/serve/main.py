@@ -8,9 +8,13 @@ The port follows the SageMaker convention: `PORT`, default 8080, the same for `c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from churn.artifacts.saved_model import ModelLoadError
 
@@ -18,13 +22,12 @@ DEFAULT_PORT = 8080
 EXIT_ERROR = 2
 
 
-def settings_from(args: argparse.Namespace, threshold: float):
+def settings_from(args: argparse.Namespace):
     from churn.deliver.serve.app import Settings
 
     scores = args.scores or (Path(os.environ["SCORES_DB"]) if os.environ.get("SCORES_DB") else None)
     return Settings(
         model_dir=args.model,
-        threshold=threshold,
         compiled_dir=args.compiled,
         scores_path=scores,
         max_rows=args.max_rows,
@@ -41,7 +44,18 @@ def _port(args: argparse.Namespace) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, threshold: float) -> int:
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another process holds now, with exit 2 like every start-up error
+    (uvicorn would exit 3 after loading the model)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 with a one-line reason if the service cannot start."""
     import uvicorn
 
@@ -50,7 +64,9 @@ def run(args: argparse.Namespace, threshold: float) -> int:
 
     try:
         port = _port(args)
-        settings = settings_from(args, threshold)
+        host = args.host or os.environ.get("HOST") or "127.0.0.1"
+        _check_free(host, port)
+        settings = settings_from(args)
         if settings.max_rows < 1 or settings.max_body_bytes < 1:
             raise ValueError("--max-rows and --max-body-mb must be positive")
         if settings.scores_path is not None:
@@ -60,15 +76,24 @@ def run(args: argparse.Namespace, threshold: float) -> int:
     except (ModelLoadError, ScoreStoreError, ValueError) as exc:
         print(f"churn serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    # Stopped by a signal (Ctrl-C, or SIGTERM from `docker stop` or a process manager), uvicorn
+    # shuts down gracefully and then raises the signal again; here that is an orderly exit 0,
+    # not a death by signal that `make serve` would report as "*** Terminated".
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        _serve(uvicorn, app, host, port, args.access_log)
+    return 0
+
+
+def _serve(uvicorn: Any, app: Any, host: str, port: int, access_log: bool) -> None:
     uvicorn.run(
         app,
-        host=args.host or os.environ.get("HOST") or "127.0.0.1",
+        host=host,
         port=port,
         # uvloop and httptools when installed (the image has both), else asyncio and h11.
         loop="auto",
         http="auto",
         # The metrics count every request; a log line each would cost more than the model.
-        access_log=args.access_log,
+        access_log=access_log,
         timeout_graceful_shutdown=10,
     )
-    return 0
