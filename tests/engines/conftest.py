@@ -25,17 +25,12 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import PROJECT_ROOT, copy_project, git, make, run
+from tests.integration.conftest import free_port
 
 DAGS_FOLDER = PROJECT_ROOT / "airflow" / "dags"
 # Generous, and never a pass criterion: a DAG run on a loaded 2-core machine. Below pytest's own
 # timeout, so that a stuck run still fails with the processes' logs.
 RUN_DEADLINE_S = 480
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
