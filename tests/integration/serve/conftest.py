@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import free_port, wait_until_up
 
-from churn import cli, data
+from churn import cli
+from churn import contract as data_contract
 from churn.artifacts import prepared_split, saved_model
 
 # Small limits on the main server make the 413 cases cheap to provoke.
@@ -39,7 +40,9 @@ class Pipeline:
 
     @property
     def features(self) -> pd.DataFrame:
-        return data.features(pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE))
+        """The test split's model inputs, in the order the contract lists them."""
+        names = list(data_contract.load(saved_model.read(self.model_dir).contract).feature_names)
+        return self.test_split[names]
 
     @property
     def test_split(self) -> pd.DataFrame:
@@ -162,7 +165,6 @@ def server(pipeline: Pipeline, pycache: Path) -> Iterator[Server]:
     argv = serve_argv(
         "--model", str(pipeline.model_dir),
         "--compiled", str(pipeline.compiled_dir),
-        "--params", str(pipeline.params),
         "--scores", str(pipeline.scores_db),
         "--max-rows", str(MAX_ROWS),
         "--max-body-mb", str(MAX_BODY_MB),
