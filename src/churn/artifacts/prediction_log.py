@@ -13,8 +13,8 @@ A name says when the file was opened and by which process (host name and process
 file a process is writing ends in `.open`; it is renamed without that suffix (and never written
 again) when it reaches the size or age limit, at the end of the UTC day, and when the service
 stops. Ship only closed files to an object store; a reader may read the open ones too (a partly
-written last line is skipped). A day's rows can lie in the next day's partition when they were
-written just after midnight; `read` looks one day back for them.
+written last line is skipped). A row is written a moment after its `time`: one from just before
+midnight can lie in the next day's partition, where `read` looks for it too.
 
 One line is one row of one request, a JSON object with these keys, in this order:
 
@@ -193,8 +193,10 @@ def files(
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    first = (start.astimezone(UTC).date() - timedelta(days=1)) if start else date.min
-    last = end.astimezone(UTC).date() if end else date.max
+    # A row is written after its time: in its day's partition, or the next one's just after
+    # midnight.
+    first = start.astimezone(UTC).date() if start else date.min
+    last = (end + _WRITE_DELAY).astimezone(UTC).date() if end else date.max
     found = []
     for folder in directory.glob(f"{_PARTITION}*"):
         try:

@@ -39,7 +39,12 @@ from churn.deliver.serve.inputs import Batch, InputSpec, RequestError
 from churn.deliver.serve.monitoring import Metrics, MetricsMiddleware
 from churn.deliver.serve.offload import Job, Offload, WorkerLostError, WorkerSetup
 from churn.deliver.serve.predictor import choose
-from churn.deliver.serve.recorder import LogSettings, PredictionRecorder, Sampler
+from churn.deliver.serve.recorder import (
+    LogSettings,
+    PredictionRecorder,
+    Sampler,
+    row_format_for,
+)
 from churn.deliver.serve.scoring import INVOCATIONS, PREDICT, Scoring
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
@@ -188,30 +193,6 @@ def _warm_up_batch(service: Service) -> Batch | None:
     return service.spec.parse_invocation(example.read_bytes(), _JSON)
 
 
-def _row_format(
-    card: saved_model.ModelCard, scoring: Scoring, log: LogSettings | None
-) -> prediction_log.RowFormat | None:
-    """What the prediction log writes of each row: never a column the contract marks personal,
-    nor one the settings exclude."""
-    if log is None:
-        return None
-    contract = scoring.contract
-    known = {contract.id.name, *contract.feature_names}
-    unknown = sorted(set(log.exclude) - known)
-    if unknown:
-        raise ValueError(
-            f"the prediction log cannot exclude {', '.join(unknown)}: not a column of this "
-            f"model (it takes {', '.join(contract.feature_names)}, keyed by {contract.id.name})"
-        )
-    excluded = {*contract.personal, *log.exclude}
-    return prediction_log.RowFormat(
-        model_version=card.digest,
-        threshold=scoring.threshold,
-        columns=tuple(name for name in contract.feature_names if name not in excluded),
-        id_name=None if contract.id.name in excluded else contract.id.name,
-    )
-
-
 async def _follow(store: FollowedScoreStore, seconds: float) -> None:
     """Move to each new store that replaces the served one (checked off the event loop)."""
     while True:
@@ -347,7 +328,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=card.digest[:12],
         lifespan=_lifespan,
     )
-    row_format = _row_format(card, scoring, settings.log)
+    row_format = None
+    if settings.log is not None:
+        row_format = row_format_for(contract, card.digest, threshold, exclude=settings.log.exclude)
     app.state.service = Service(settings, card, scoring, metrics, _git_commit(settings), row_format)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 

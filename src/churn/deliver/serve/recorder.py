@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from churn.artifacts import prediction_log
+from churn.contract import Contract
 from churn.deliver.serve.monitoring import Metrics
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
@@ -57,6 +58,27 @@ class LogSettings:
             raise ValueError(f"the log sample rate must be in [0, 1], not {self.sample_rate}")
         if self.rotate_bytes <= 0 or self.rotate_seconds <= 0 or self.buffer_bytes <= 0:
             raise ValueError("the log's rotation size, rotation age and buffer must be positive")
+
+
+def row_format_for(
+    contract: Contract, model_version: str, threshold: float, exclude: Sequence[str] = ()
+) -> prediction_log.RowFormat:
+    """What the log writes of each row: never a column the contract marks personal, nor one of
+    `exclude` (which must name columns of the contract, so that a typo cannot leak one)."""
+    known = {contract.id.name, *contract.feature_names}
+    unknown = sorted(set(exclude) - known)
+    if unknown:
+        raise ValueError(
+            f"the prediction log cannot exclude {', '.join(unknown)}: not a column of this "
+            f"model (it takes {', '.join(contract.feature_names)}, keyed by {contract.id.name})"
+        )
+    excluded = {*contract.personal, *exclude}
+    return prediction_log.RowFormat(
+        model_version=model_version,
+        threshold=threshold,
+        columns=tuple(name for name in contract.feature_names if name not in excluded),
+        id_name=None if contract.id.name in excluded else contract.id.name,
+    )
 
 
 class Sampler:
@@ -150,17 +172,22 @@ class PredictionRecorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
 
     def _run(self) -> None:
         while True:
             stopping = self._stop.wait(FLUSH_SECONDS)
-            self._write_pending()
-            if self._file is not None and (stopping or self._due()):
-                self._seal()
+            self.write_pending()
             if stopping:
+                self.close()
                 return
+            self.rotate_if_due()
 
-    def _write_pending(self) -> None:
+    # What the writer thread does; only ever one caller at a time (the thread, or a test
+    # driving a recorder that was not started).
+
+    def write_pending(self) -> None:
+        """Append every waiting line to the open file (opening one if needed)."""
         with self._lock:
             batches, self._pending = self._pending, collections.deque()
             self._pending_bytes = 0
@@ -188,13 +215,20 @@ class PredictionRecorder:
         if self._size >= self.settings.rotate_bytes:
             self._seal()
 
+    def rotate_if_due(self) -> None:
+        """Close the open file once it is old enough (its age, or a new UTC day)."""
+        if self._file is None:
+            return
+        age = self._clock() - self._opened
+        if age >= self.settings.rotate_seconds or self._day != self._today():
+            self._seal()
+
+    def close(self) -> None:
+        """Close the open file for good (the next write opens a new one)."""
+        self._seal()
+
     def _today(self) -> date:
         return datetime.fromtimestamp(self._clock(), UTC).date()
-
-    def _due(self) -> bool:
-        """Is the open file old enough to close (its age, or a new UTC day)?"""
-        age = self._clock() - self._opened
-        return age >= self.settings.rotate_seconds or self._day != self._today()
 
     def _open(self) -> None:
         self._opened = self._clock()
