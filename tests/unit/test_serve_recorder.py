@@ -19,7 +19,8 @@ import pytest
 
 from churn.artifacts import prediction_log as pl
 from churn.deliver.serve.monitoring import Metrics
-from churn.deliver.serve.recorder import LogSettings, PredictionRecorder, Sampler, sampled
+from churn.deliver.serve.recorder import LogSettings, PredictionRecorder
+from churn.deliver.serve.sampling import Sampler, sampled
 
 NOON = datetime(2025, 5, 1, 12, tzinfo=UTC)
 HOST = "test-host"

@@ -37,15 +37,12 @@ from churn.deliver.serve import openapi
 from churn.deliver.serve.batching import MicroBatcher
 from churn.deliver.serve.inputs import Batch, InputSpec, RequestError
 from churn.deliver.serve.monitoring import Metrics, MetricsMiddleware
-from churn.deliver.serve.offload import Job, Offload, WorkerLostError, WorkerSetup
+from churn.deliver.serve.offload import Offload, WorkerLostError
 from churn.deliver.serve.predictor import choose
-from churn.deliver.serve.recorder import (
-    LogSettings,
-    PredictionRecorder,
-    Sampler,
-    row_format_for,
-)
+from churn.deliver.serve.recorder import LogSettings, PredictionRecorder, row_format_for
+from churn.deliver.serve.sampling import Sampler
 from churn.deliver.serve.scoring import INVOCATIONS, PREDICT, Scoring
+from churn.deliver.serve.worker import Job, WorkerSetup
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
 log = logging.getLogger(f"uvicorn.error.{__name__}")

@@ -15,7 +15,6 @@ import collections
 import contextlib
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -35,7 +34,6 @@ log = logging.getLogger(f"uvicorn.error.{__name__}")
 MIB = 1024 * 1024
 # How often the writer thread wakes: rows reach the file within about this long.
 FLUSH_SECONDS = 0.2
-_MASK = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -79,42 +77,6 @@ def row_format_for(
         columns=tuple(name for name in contract.feature_names if name not in excluded),
         id_name=None if contract.id.name in excluded else contract.id.name,
     )
-
-
-class Sampler:
-    """Which rows of each request to log: each with probability `rate`, reproducibly.
-
-    The service draws one 64-bit seed per request, in arrival order, from a generator seeded by
-    the settings; row i of a request is kept when a 64-bit hash of (request seed + i) falls
-    below rate x 2^64. The worker process that handles large requests decides from the seed
-    alone, so the same requests in the same order log the same rows wherever they were handled.
-    """
-
-    def __init__(self, rate: float, seed: int | None) -> None:
-        self.rate = rate
-        self._generator = random.Random(seed)
-
-    def request_seed(self) -> int:
-        return self._generator.getrandbits(64)
-
-    def keep(self, rows: int, seed: int) -> Sequence[int]:
-        """The positions of the rows to log among a request's `rows`."""
-        return sampled(rows, self.rate, seed)
-
-
-def sampled(rows: int, rate: float, seed: int) -> Sequence[int]:
-    if rate >= 1.0:
-        return range(rows)
-    below = int(rate * 2**64)
-    return [i for i in range(rows) if _mix(seed + i) < below]
-
-
-def _mix(value: int) -> int:
-    """SplitMix64's finalizer: a well-spread 64-bit hash of an integer, in pure Python."""
-    z = (value + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
 
 
 class PredictionRecorder:
