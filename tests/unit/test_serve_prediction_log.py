@@ -13,6 +13,11 @@ import pytest
 from churn.artifacts import prediction_log as pl
 
 T0 = datetime(2025, 5, 1, 23, 59, 59, 500000, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _us(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
 
 
 def _format(**overrides) -> pl.RowFormat:
@@ -41,12 +46,12 @@ def _lines(at: datetime, rows: int, request_id: str = "r", ids=None, first: floa
         "gender": ["secret"] * rows,
     }
     scores = np.linspace(first, 1.0, rows) if rows > 1 else np.array([first])
-    request = pl.Request(request_id, at.timestamp(), "/predict")
+    request = pl.Request(request_id, _us(at), "/predict")
     return _format().lines(request, columns, ids, scores, range(rows))
 
 
 def test_a_line_has_the_documented_keys_in_order_and_only_the_chosen_columns() -> None:
-    request = pl.Request("req-1", T0.timestamp(), "/predict")
+    request = pl.Request("req-1", _us(T0), "/predict")
     columns = {"tenure": [3.0, 5.0], "contract": ["One year", "Two year"], "gender": ["a", "b"]}
     data = _format().lines(request, columns, [11, None], np.array([0.2, 0.7]), [0, 1])
     first, second = (json.loads(line) for line in data.splitlines())
@@ -61,7 +66,7 @@ def test_a_line_has_the_documented_keys_in_order_and_only_the_chosen_columns() -
 
 
 def test_only_kept_rows_are_written_and_an_excluded_id_is_absent() -> None:
-    request = pl.Request("r", T0.timestamp(), "/invocations")
+    request = pl.Request("r", _us(T0), "/invocations")
     columns = {"tenure": [1.0, 2.0, 3.0], "contract": ["x", "y", "z"]}
     data = _format(id_name=None).lines(request, columns, None, np.array([0.1, 0.2, 0.3]), [2])
     (line,) = (json.loads(text) for text in data.splitlines())
@@ -74,6 +79,11 @@ def test_only_kept_rows_are_written_and_an_excluded_id_is_absent() -> None:
 def test_an_input_named_like_a_log_key_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         _format(columns=("tenure", name))
+
+
+def test_time_is_written_exactly_to_the_microsecond() -> None:
+    assert pl.timestamp(_us(T0)) == "2025-05-01T23:59:59.500000Z"
+    assert pl.timestamp(_us(EPOCH) + 1) == "1970-01-01T00:00:00.000001Z"
 
 
 def test_a_file_name_says_who_opened_it_and_when() -> None:

@@ -38,7 +38,7 @@ class Clock:
 
 
 def _lines(first: int, rows: int, at: float) -> bytes:
-    request = pl.Request(f"r{first}", at, "/invocations")
+    request = pl.Request(f"r{first}", round(at * 1_000_000), "/invocations")
     row_format = pl.RowFormat("abc", 0.5, ("x",), "customer_id")
     columns = {"x": [float(i) for i in range(first, first + rows)]}
     ids = list(range(first, first + rows))

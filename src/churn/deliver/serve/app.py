@@ -159,7 +159,7 @@ class Service:
         request_id = request.headers.get("x-request-id", "")
         if not _REQUEST_ID.fullmatch(request_id):
             request_id = f"{self._id_prefix}-{next(self._ids):x}"
-        return prediction_log.Request(request_id, time.time(), endpoint)
+        return prediction_log.Request(request_id, time.time_ns() // 1000, endpoint)
 
     def _log(
         self, logged: prediction_log.Request, seed: int, batch: Batch, scores: np.ndarray
