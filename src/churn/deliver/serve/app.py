@@ -56,6 +56,8 @@ _REASONS = {
     415: "unsupported_media_type",
     422: "invalid_input",
 }
+# The worker process for large requests starts this long after the service (see Offload.warm).
+OFFLOAD_WARM_DELAY_S = 1.0
 # A caller's X-Request-ID is kept (and logged) only when it is a plain token.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -217,7 +219,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.log.sample_rate if settings.log is not None else 1.0,
         )
         service.offload = Offload(setup, settings.offload_workers, service.metrics)
-        service.offload.start()
+        asyncio.get_running_loop().call_later(OFFLOAD_WARM_DELAY_S, service.offload.warm)
     if settings.log is not None:
         service.recorder = PredictionRecorder(settings.log, service.metrics)
         service.sampler = Sampler(settings.log.sample_rate, settings.log.seed)
