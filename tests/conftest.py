@@ -89,6 +89,14 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
     return result
 
 
+def make(repo: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run make targets in a copy of the project, as a person would (its `.venv` is this one:
+    `-o` treats the copy's missing virtual environment as up to date)."""
+    return run(
+        repo, "make", "--no-print-directory", "-o", ".venv/.installed", *targets, check=check
+    )
+
+
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,

@@ -6,7 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.contract.spec import parse
 from churn.report import datadiff
+
+CONTRACT = parse(
+    """
+data: {path: data/t.csv}
+id: {column: customer_id}
+target: {column: churn, positive: "Yes", negative: "No"}
+features:
+  tenure: {kind: number}
+  contract: {kind: category, categories: [a, b, c]}
+"""
+)
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -35,11 +47,11 @@ def test_psi_of_categories_counts_a_new_category():
     assert datadiff.psi(base, candidate) > 1
 
 
-def test_diff_reports_rows_columns_types_and_target_rate(contract):
+def test_diff_reports_rows_columns_types_and_target_rate():
     base = _frame(1000, 4)
     candidate = _frame(800, 5, shift=15).drop(columns=["contract"]).assign(region="north")
     candidate["customer_id"] = candidate["customer_id"].astype(str)
-    diff = datadiff.diff(base, candidate, identical=False, contract=contract)
+    diff = datadiff.diff(base, candidate, identical=False, contract=CONTRACT)
     assert (diff.status, diff.base_rows, diff.candidate_rows) == ("changed", 1000, 800)
     assert diff.added_columns == ("region",)
     assert diff.removed_columns == ("contract",)
@@ -48,8 +60,8 @@ def test_diff_reports_rows_columns_types_and_target_rate(contract):
     assert [s.column for s in diff.shifts] == ["tenure"]
 
 
-def test_identical_data_skips_the_distribution_work(contract):
+def test_identical_data_skips_the_distribution_work():
     frame = _frame(100, 6)
-    diff = datadiff.diff(frame, frame, identical=True, contract=contract)
+    diff = datadiff.diff(frame, frame, identical=True, contract=CONTRACT)
     assert diff.status == "identical"
     assert diff.shifts == ()

@@ -8,6 +8,8 @@
 - The data is missing: `dvc pull` it; if no remote holds it, rebuild it from the source the
   contract declares (a package dataset, or a URL fsspec reads), and keep it only if it hashes
   to the pin. The rebuilt data is cached and pushed, so the remote holds it from then on.
+- There is no pin yet (a project adopting the template for its own table): build the data from
+  the declared source and pin it with `dvc add`, once; from then on the pin rules.
 """
 
 from __future__ import annotations
@@ -117,17 +119,36 @@ def verify(dvc_file: Path) -> str:
     return f"the data matches {dvc_file}"
 
 
+def first_pin(contract: Contract, dvc_file: Path) -> str:
+    """A new project's first data: rebuilt from the declared source, then pinned by `dvc add`."""
+    if contract.source is None:
+        raise FetchError(
+            f"there is no {dvc_file} yet: put the table at {contract.data_path} and run "
+            f"`dvc add {_tracked(dvc_file)}`, or declare data.source in the contract"
+        )
+    rebuild_from_source(contract, Path(contract.data_path))
+    added = _dvc("add", "--quiet", str(_tracked(dvc_file)))
+    if added.returncode != 0:
+        raise FetchError(f"`dvc add` failed:\n{added.stderr.strip()}")
+    return _push(
+        dvc_file, f"built the data from its source and pinned it in {dvc_file} (commit it)"
+    )
+
+
 def run(contract: Contract, dvc_file: Path) -> str:
     """Make the data tracked by `dvc_file` present as pinned; return what was done."""
+    if not dvc_file.exists():
+        return first_pin(contract, dvc_file)
     state = _state(dvc_file)
     if state == "unchanged":
         return f"the data already matches {dvc_file}: nothing to fetch"
     if state == "modified":
         raise differs_from_pin(dvc_file)
     if state == "not in cache":
-        # Present and matching the pin, but not cached yet (a fresh clone's rebuilt data).
-        _commit_and_push(dvc_file)
-        return f"the data matches {dvc_file}; cached it"
+        # Present, but not cached yet (e.g. data copied in by hand): cache it if it is the pin.
+        if not _cache_as_pinned(dvc_file):
+            raise differs_from_pin(dvc_file)
+        return _push(dvc_file, f"the data matches {dvc_file}; cached it")
     pulled = _dvc("pull", str(dvc_file))
     if pulled.returncode == 0 and _state(dvc_file) == "unchanged":
         return f"pulled the data pinned by {dvc_file} from the DVC remote"
@@ -143,7 +164,7 @@ def run(contract: Contract, dvc_file: Path) -> str:
         f"is empty): rebuilding {out_file} from its source"
     )
     rebuild_from_source(contract, out_file)
-    if _state(dvc_file) == "modified":
+    if _state(dvc_file) == "modified" or not _cache_as_pinned(dvc_file):
         _discard(dvc_file)
         raise FetchError(
             f"the data rebuilt from {_describe(contract.source)} does not hash to what "
@@ -151,7 +172,7 @@ def run(contract: Contract, dvc_file: Path) -> str:
             "Pull the pinned data from a remote that has it, or re-pin deliberately with "
             f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
         )
-    return _commit_and_push(dvc_file, rebuilt=True)
+    return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")
 
 
 def _describe(source: Source | None) -> str:
@@ -170,11 +191,23 @@ def _discard(dvc_file: Path) -> None:
         os.unlink(tracked)
 
 
-def _commit_and_push(dvc_file: Path, rebuilt: bool = False) -> str:
+def _cache_as_pinned(dvc_file: Path) -> bool:
+    """Put the workspace data in the DVC cache, only if it is exactly what `dvc_file` pins.
+
+    `dvc commit` writes the hash it finds into the .dvc file: the file's text before and after
+    is the ground truth, and a commit that changed it is undone at once.
+    """
+    pinned = dvc_file.read_text(encoding="utf-8")
     committed = _dvc("commit", "--force", "--quiet", str(dvc_file))
     if committed.returncode != 0:
         raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
-    done = "rebuilt the data from its source (it matches the pin)" if rebuilt else "cached it"
+    if dvc_file.read_text(encoding="utf-8") != pinned:
+        dvc_file.write_text(pinned, encoding="utf-8")
+        return False
+    return True
+
+
+def _push(dvc_file: Path, done: str) -> str:
     pushed = _dvc("push", "--quiet", str(dvc_file))
     if pushed.returncode != 0:
         return f"{done}; `dvc push` failed, so the remote still lacks it:\n{pushed.stderr.strip()}"

@@ -13,17 +13,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from tests.conftest import git, run
-from tests.integration.report.conftest import NO_LOCK_TAG
+from tests.conftest import PROJECT_ROOT, git, run
+from tests.integration.report.conftest import NO_LOCK_TAG, first_number
 
 from churn import cli
+from churn.contract import load
 
 pytestmark = pytest.mark.slow
 
 ARGS = (
     "--model", "models/model",
     "--data", "artifacts/prepared",
-    "--raw", "data/wa_churn.csv",
+    "--raw", load(PROJECT_ROOT / "contract.yaml").data_path,
     "--metrics", "eval/metrics.json",
 )  # fmt: skip
 
@@ -138,7 +139,7 @@ def test_missing_base_revision_gives_a_no_baseline_report(main_repo, monkeypatch
 
 
 def test_changed_data_is_compared_on_the_candidate_rows_with_a_data_diff(
-    new_data_repo, main_repo, monkeypatch
+    new_data_repo, main_repo, monkeypatch, contract
 ):
     """(e) Rows dropped from the raw data: paired on the new test rows, and the diff shows it."""
     outcome = report(new_data_repo, "main", monkeypatch)
@@ -146,14 +147,14 @@ def test_changed_data_is_compared_on_the_candidate_rows_with_a_data_diff(
     assert outcome.report["mode"] == "paired"
     assert outcome.report["test_rows"] == manifest["test_rows"]
     diff = outcome.report["data_diff"]
-    base_rows = len(pd.read_csv(main_repo / "data" / "wa_churn.csv"))
+    base_rows = len(pd.read_csv(main_repo / contract.data_path))
     assert (diff["status"], diff["base_rows"], diff["candidate_rows"]) == (
         "changed",
         base_rows,
         manifest["rows"],
     )
-    assert diff["candidate_target_rate"] < diff["base_target_rate"]
-    assert diff["shifts"][0]["column"] == "tenure"
+    assert diff["candidate_target_rate"] != diff["base_target_rate"]
+    assert diff["shifts"][0]["column"] == first_number(contract)
     assert f"| Rows | {base_rows:,} | {manifest['rows']:,} |" in outcome.markdown
 
 
@@ -205,43 +206,13 @@ def test_model_in_neither_cache_nor_remote_falls_back_to_recorded_metrics(
 
 
 def test_baseline_that_cannot_score_the_new_schema_falls_back_to_recorded_metrics(
-    improved_repo, tmp_path, monkeypatch
+    new_contract_repo, monkeypatch, contract
 ):
     """A column the base model needs is gone from the candidate's rows: unpaired, said why."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    from churn import data, tracking
-    from churn.contract import schema
-
-    repo = tmp_path / "schema"
-    shutil.copytree(improved_repo, repo, symlinks=True)
-    prepared = repo / "artifacts" / "prepared"
-    train, test = (pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "test"))
-    numeric = [c for c in schema.NUMERIC if c != "tenure"]
-    pipeline = Pipeline(
-        [
-            ("preprocess", ColumnTransformer([
-                ("numeric", StandardScaler(), numeric),
-                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(schema.CATEGORICAL)),
-            ])),
-            ("classifier", LogisticRegression(max_iter=1000)),
-        ]
-    )  # fmt: skip
-    features = [*numeric, *schema.CATEGORICAL]
-    pipeline.fit(train[features], data.target(train))
-    shutil.rmtree(repo / "models" / "model")
-    tracking.save_model(pipeline, repo / "models" / "model", train[features].head(3), {})
-    for name, frame in (("train", train), ("test", test)):
-        (prepared / f"{name}.parquet").unlink()
-        frame.drop(columns=["tenure"]).to_parquet(prepared / f"{name}.parquet", index=False)
-
-    outcome = report(repo, "main", monkeypatch)
+    outcome = report(new_contract_repo, "main", monkeypatch)
     assert outcome.report["mode"] == "unpaired"
     assert "the base model cannot score the candidate's rows" in outcome.markdown
-    assert "tenure" in outcome.report["mode_note"]
+    assert first_number(contract) in outcome.report["mode_note"]
 
 
 def test_workspace_without_a_pipeline_run_cannot_be_reported(main_repo, tmp_path, capsys):

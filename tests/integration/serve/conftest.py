@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,40 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import PROJECT_ROOT
-from tests.integration.conftest import free_port, wait_until_up
+from tests.integration.conftest import Pipeline, free_port, wait_until_up
 
-from churn import cli
-from churn import contract as data_contract
-from churn.artifacts import prepared_split, saved_model
+from churn.artifacts import saved_model
 
 # Small limits on the main server make the 413 cases cheap to provoke.
 MAX_ROWS = 50
 MAX_BODY_MB = 0.05
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    root: Path
-    model_dir: Path
-    compiled_dir: Path
-    prepared_dir: Path
-    scores_db: Path
-    params: Path
-
-    @property
-    def features(self) -> pd.DataFrame:
-        """The test split's model inputs, in the order the contract lists them."""
-        names = list(data_contract.load(saved_model.read(self.model_dir).contract).feature_names)
-        return self.test_split[names]
-
-    @property
-    def test_split(self) -> pd.DataFrame:
-        return pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE)
 
 
 @dataclass
@@ -85,49 +60,6 @@ def wait_until(condition: Callable[[], object], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def _run(*argv: str) -> None:
-    assert cli.main(list(argv)) == 0, f"churn {' '.join(argv)} failed"
-
-
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Pipeline:
-    root = tmp_path_factory.mktemp("serve-pipeline")
-    params = root / "params.yaml"
-    shutil.copy(PROJECT_ROOT / "params.yaml", params)
-    p = Pipeline(
-        root=root,
-        model_dir=root / "models" / "model",
-        compiled_dir=root / "models" / "compiled",
-        prepared_dir=root / "prepared",
-        scores_db=root / "scores.sqlite",
-        params=params,
-    )
-    _run("prepare", "--raw", str(raw_csv), "--out", str(p.prepared_dir), "--params", str(params))
-    _run(
-        "train", "--data", str(p.prepared_dir), "--model", str(p.model_dir), "--params", str(params)
-    )
-    _run(
-        "compile",
-        "--model",
-        str(p.model_dir),
-        "--data",
-        str(p.prepared_dir),
-        "--out",
-        str(p.compiled_dir),
-    )
-    _run(
-        "score",
-        "--model",
-        str(p.model_dir),
-        "--input",
-        str(raw_csv),
-        "--out",
-        str(p.scores_db),
-        "--no-progress",
-    )
-    return p  # fmt: skip
-
-
 @pytest.fixture(scope="session")
 def model(pipeline: Pipeline) -> saved_model.SavedModel:
     return saved_model.load(pipeline.model_dir)
@@ -151,8 +83,11 @@ def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[Server]:
-    """Start `argv` (a server listening on env PORT), wait for /ping, stop it afterwards."""
+def running(
+    argv: list[str], env: dict[str, str], cwd: Path, log: Path, stop: int = signal.SIGINT
+) -> Iterator[Server]:
+    """Start `argv` (a server listening on env PORT), wait for /ping, stop it afterwards with
+    `stop` sent to its process group (Ctrl-C by default; SIGTERM is what `docker stop` sends)."""
     with log.open("w") as out:
         # Its own session, so stopping it stops what it started (`make serve` runs `churn`).
         process = subprocess.Popen(
@@ -165,10 +100,10 @@ def running(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Itera
         yield server
         server.client.close()
     finally:
-        # SIGINT, not SIGTERM: uvicorn shuts down gracefully on both, then re-raises the signal,
-        # and only SIGINT (KeyboardInterrupt) still lets atexit save the subprocess's coverage.
+        # The service exits 0 after a graceful stop on either signal, so atexit still saves the
+        # subprocess's coverage.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, stop)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

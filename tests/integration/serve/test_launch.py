@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -58,7 +59,6 @@ def test_the_image_command_serves_on_port_with_onnx(
     assert env["OMP_NUM_THREADS"] == "1"
     # Lay out the image's working directory as its COPY lines do, from this session's pipeline.
     built = {
-        "params.yaml": pipeline.params,
         "models/model": pipeline.model_dir,
         "models/compiled": pipeline.compiled_dir,
     }
@@ -93,9 +93,19 @@ def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
     project = copy_project(tmp_path / "project")
     shutil.copytree(pipeline.model_dir, project / "models" / "model")
     port = free_port()
-    # -o: treat the virtual environment as up to date (this copy shares the running one).
-    argv = ["make", "--no-print-directory", "-o", ".venv/.installed", "serve"]
-    with running(argv, server_env(port, pycache), project, tmp_path / "make.log") as server:
+    # -o: treat the virtual environment as up to date (this copy shares the running one), and
+    # the model as current (this copy's dvc.lock is not this session's pipeline).
+    argv = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        ".venv/.installed",
+        "-o",
+        "current-model",
+        "serve",
+    ]
+    log = tmp_path / "make.log"
+    with running(argv, server_env(port, pycache), project, log, stop=signal.SIGTERM) as server:
         health = server.client.get("/health").json()
         assert health["predictor"] == "sklearn"
         assert "check.json" in health["predictor_reason"]
@@ -107,6 +117,11 @@ def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
         missing = server.client.get("/scores/1")
         assert missing.status_code == 404
         assert "no pre-scored store is configured" in missing.json()["message"]
+    # Stopped the way `docker stop` or a process manager stops it: a graceful shutdown, and no
+    # "make: *** [serve] Terminated" (make itself, signalled too, still ends by the signal).
+    text = log.read_text()
+    assert "Application shutdown complete" in text
+    assert "***" not in text
 
 
 def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(
@@ -118,7 +133,7 @@ def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(
         from pathlib import Path
         from churn.deliver.serve.app import Settings, create_app
 
-        app = create_app(Settings(Path({str(pipeline.model_dir)!r}), 0.5,
+        app = create_app(Settings(Path({str(pipeline.model_dir)!r}),
                                   compiled_dir=Path({str(pipeline.compiled_dir)!r})))
 
         async def start_and_stop():
