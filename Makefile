@@ -95,7 +95,7 @@ mlflow: $(STAMP) ## Browse the pipeline's MLflow runs (the project's store, or M
 
 bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
 
-bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
+bench-serve: $(STAMP) ## Benchmark the service: vs `mlflow models serve`, under large requests, with its log (~7 min)
 	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
 	  --data artifacts/prepared
 
