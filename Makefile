@@ -45,7 +45,7 @@ run: data repro metrics ## Set up if needed, get the data, run the pipeline, pri
 
 report: $(STAMP) ## Compare the workspace's model with BASE's (default main); exit 1 if the gate fails
 	churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
-	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml \
+	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml --gate gate.yaml \
 	  --out reports/report.md --json reports/report.json --assets reports/assets
 
 score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/scores.sqlite (served as data)
