@@ -50,10 +50,13 @@ def _commit_if_pinned(dvc_file: Path) -> None:
     if actual != pinned:
         dvc_file.write_text(pinned_text, encoding="utf-8")
         raise FetchError(
-            f"the rebuilt data hashes to {actual}, but {dvc_file} pins {pinned}: the public "
-            "source has changed. Refusing to continue, since every metric would silently "
-            "change. Pull the pinned data from a remote that has it, or re-pin deliberately "
-            f"with `dvc add` and commit {dvc_file}."
+            f"{dvc_file} pins data (md5 {pinned}) that neither the DVC cache nor the remote "
+            f"this run can read holds, and the public source rebuilds other data (md5 "
+            f"{actual}). If this commit changed the data, push it to a DVC remote that CI can "
+            f"read: `dvc push {dvc_file}` (a pull request from a fork needs a maintainer to "
+            "push it). Otherwise the public source has changed: pull the pinned data from a "
+            f"remote that has it, or re-pin deliberately with `dvc add` and commit {dvc_file}. "
+            "Refusing to continue with other data, since every metric would silently change."
         )
 
 
