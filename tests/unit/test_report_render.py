@@ -221,6 +221,8 @@ def test_a_gate_change_in_the_pull_request_is_flagged_as_not_applied():
         _report(params_changes=change)
     )
     assert "policy of the base" not in render.render(_report())
+    first = render.render(_report(params_changes=change, first_gate=True))
+    assert "this report uses the pull request's own gate policy" in first.lower()
 
 
 def test_table_cells_escape_pipes():

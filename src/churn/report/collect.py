@@ -194,19 +194,22 @@ def _unavailable_data(root: Path, base_commit: str, raw: str) -> str | None:
             if Path(out.cache_path).exists():
                 return None
             remote = repo.config["core"].get("remote")
-            url = repo.config["remote"].get(remote, {}).get("url") if remote else None
             try:
-                in_remote = not repo.status(targets=[dvc_file], cloud=True)
-            except Exception:
+                # Asked of the remote itself: `dvc status --cloud` says nothing of files that
+                # are missing everywhere.
+                odb = repo.cloud.get_remote_odb(None, "status", hash_name=out.hash_info.name)
+                in_remote = odb.exists(out.hash_info.value)
+            except Exception:  # no remote, or none this run may read
                 in_remote = False
     except Exception:
         return None
     if in_remote:
         return None
-    where = f"the DVC remote '{remote}' ({url})" if remote else "any DVC remote (none is set)"
+    where = f"the DVC remote '{remote}'" if remote else "any DVC remote (none is set)"
     return (
         f"this branch changes the data: `{out.def_path}` as pinned by `{dvc_file}` "
-        f"(md5 {out.hash_info.value}) is in neither this run's DVC cache nor {where}, so it "
+        f"(md5 {out.hash_info.value}) is in neither this run's DVC cache nor {where} as far "
+        "as this run can read it, so it "
         "could not be fetched, and the model could not be trained on it. Push the data to a "
         "DVC remote that CI can read, then push a commit to rerun this check: "
         f"`dvc push {dvc_file}` (the remote and CI's read credentials are set up as in "
@@ -225,7 +228,8 @@ def _collect_candidate(root: Path, base_commit: str, paths: Paths) -> tuple[Side
             if unavailable:
                 raise DataUnavailableError(unavailable)
             raise ReportError(
-                f"{needed.relative_to(root)} is missing: run the pipeline first (`make run`)"
+                f"{needed.relative_to(root)} is missing: run the pipeline first (`make run`; in "
+                "CI, an earlier step failed: see the job's log)"
             )
     _check_up_to_date(root, paths)
     side = Side(

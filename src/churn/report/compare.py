@@ -197,6 +197,21 @@ def _compare(collected: Collected, cand_scores: np.ndarray, cand_threshold: floa
     return result
 
 
+def _require_defined(policy, primary: MetricRow, own: dict[str, float], rows: int) -> None:
+    """A metric the gate reads that is undefined (NaN: e.g. test rows of one class only)
+    would make every comparison with it false, and the gate pass or fail by accident."""
+    numbers = {name: own[name] for name in (policy.primary_metric, *policy.floors)}
+    numbers.update(
+        {f"{primary.name} ({part})": getattr(primary, part) for part in ("base", "low", "high")}
+    )
+    undefined = [name for name, value in numbers.items() if value is not None and np.isnan(value)]
+    if undefined:
+        raise ReportError(
+            f"{', '.join(undefined)} cannot be computed on the candidate's {rows:,} test rows "
+            "(do they hold both classes?), so the gate cannot judge them"
+        )
+
+
 def build(collected: Collected, command: str) -> ReportData:
     """Everything the report says, decided here once."""
     policy = collected.policy.gate
@@ -224,6 +239,7 @@ def build(collected: Collected, command: str) -> ReportData:
         raise ReportError(
             f"the metrics recorded at {collected.base_rev} lack '{policy.primary_metric}'"
         )
+    _require_defined(policy, primary, own_metrics, len(test))
     floors = gate.check_floors(policy, own_metrics)
     marks = list(result.marks)
     if collected.policy.first_gate:
@@ -250,5 +266,6 @@ def build(collected: Collected, command: str) -> ReportData:
         reproducibility=collected.reproducibility,
         headline_marks=tuple(marks),
         rule=policy.rule,
+        first_gate=collected.policy.first_gate,
         excluded_rows=result.excluded,
     )

@@ -149,5 +149,7 @@ class ReportData:
     headline_marks: tuple[str, ...] = ()
     # The gate's rule (`not_worse` or `non_inferior`).
     rule: str = "not_worse"
+    # The candidate's own policy applies: the base revision has none.
+    first_gate: bool = False
     # Candidate test rows left out because the base model was trained on them.
     excluded_rows: int = 0

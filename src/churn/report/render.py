@@ -127,7 +127,7 @@ def render_params(data: ReportData, budget: int | None) -> tuple[list[str], int]
         lines += [
             "",
             "This report uses the pull request's own gate policy: the base has none (first gate)."
-            if "first gate" in " ".join(data.headline_marks)
+            if data.first_gate
             else "Changes to the gate policy apply once merged; this report uses the policy of "
             "the base.",
         ]

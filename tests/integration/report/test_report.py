@@ -478,26 +478,56 @@ def test_a_base_with_its_policy_in_params_yaml_judges_the_commit_that_moves_it(
     assert outcome.report["gate_source"].startswith("`params.yaml: gate` at the base revision")
 
 
-def test_an_unexpected_error_is_exit_2_with_a_report_never_1(improved_repo, tmp_path):
-    """A test split with one class only makes ROC AUC undefined (scikit-learn raises): that is
-    "no report could be made" (2), not "the gate failed" (1), and the comment still says why."""
-    from churn.contract import schema
-
-    repo = tmp_path / "one-class"
-    shutil.copytree(improved_repo, repo, symlinks=True)
-    test_file = repo / "artifacts" / "prepared" / "test.parquet"
-    test = pd.read_parquet(test_file)
+def _with_test_rows(repo: Path, dest: Path, change) -> Path:
+    """A copy of `repo` whose test split is changed by `change`, recorded by `dvc commit`
+    so that it counts as the pipeline's own output."""
+    shutil.copytree(repo, dest, symlinks=True)
+    test_file = dest / "artifacts" / "prepared" / "test.parquet"
+    test = change(pd.read_parquet(test_file))
     test_file.unlink()
-    test[test[schema.TARGET] == 0].to_parquet(test_file, index=False)
-    run(repo, "dvc", "commit", "--force")
-    result = run(
+    test.to_parquet(test_file, index=False)
+    run(dest, "dvc", "commit", "--force")
+    return dest
+
+
+def _report_exit(repo: Path) -> subprocess.CompletedProcess[str]:
+    return run(
         repo, "churn", "report", "--base", "main", *ARGS,
         "--out", "r.md", "--json", "r.json", check=False,
     )  # fmt: skip
-    assert result.returncode == 2
-    assert "no report could be made: unexpected error in the report (ValueError" in result.stderr
+
+
+def test_an_unexpected_error_is_exit_2_with_a_report_never_1(improved_repo, tmp_path):
+    """A target that is not 0/1 makes scikit-learn raise inside the report: that is "no report
+    could be made" (2), never "the gate failed" (1), and the comment still says why."""
+    from churn.contract import schema
+
+    def encode_badly(test: pd.DataFrame) -> pd.DataFrame:
+        return test.assign(**{schema.TARGET: test[schema.TARGET] * 2})
+
+    repo = _with_test_rows(improved_repo, tmp_path / "bad-target", encode_badly)
+    result = _report_exit(repo)
+    assert result.returncode == 2, result.stderr
+    assert "no report could be made: unexpected error in the report (" in result.stderr
+    assert "Traceback" in result.stderr  # a bug's details are kept for whoever fixes it
     assert (repo / "r.md").read_text().startswith("## ⛔ No report could be made: unexpected")
     assert json.loads((repo / "r.json").read_text())["exit_code"] == 2
+
+
+def test_a_metric_the_gate_cannot_compute_is_no_verdict(improved_repo, tmp_path):
+    """Test rows of one class only: ROC AUC is undefined (NaN), and a gate comparing NaN would
+    pass or fail by accident. No verdict (2), saying why."""
+    from churn.contract import schema
+
+    def one_class(test: pd.DataFrame) -> pd.DataFrame:
+        return test[test[schema.TARGET] == 0]
+
+    repo = _with_test_rows(improved_repo, tmp_path / "one-class", one_class)
+    result = _report_exit(repo)
+    assert result.returncode == 2, result.stderr
+    assert "roc_auc" in result.stderr
+    assert "cannot be computed on the candidate's" in (repo / "r.md").read_text()
+    assert "Traceback" not in result.stderr
 
 
 def test_outputs_the_workspace_would_not_produce_are_refused(improved_repo, tmp_path):
