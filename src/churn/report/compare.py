@@ -12,6 +12,7 @@ import pandas as pd
 
 from churn import data, metrics
 from churn.contract import schema
+from churn.params import GateParams
 from churn.report import bootstrap, charts, datadiff, gate
 from churn.report.collect import Collected, ReportError, Side
 from churn.report.contents import DataDiff, MetricRow, Mode, ParamChange, ReportData
@@ -142,7 +143,14 @@ def _unpaired(collected: Collected, base: Side, why: str, result: _Comparison) -
     return result
 
 
-def _compare(collected: Collected, cand_scores: np.ndarray, cand_threshold: float, names, policy):
+def _compare(
+    collected: Collected,
+    cand_scores: np.ndarray,
+    cand_threshold: float,
+    names: list[str],
+    policy: GateParams,
+) -> _Comparison:
+    """Score the base on the candidate's rows it never trained on, or say why it cannot be."""
     test, base = collected.test, collected.base
     result = _Comparison(note=f"No baseline: {collected.no_baseline}. Only the floors apply.")
     if base is None:
@@ -197,7 +205,9 @@ def _compare(collected: Collected, cand_scores: np.ndarray, cand_threshold: floa
     return result
 
 
-def _require_defined(policy, primary: MetricRow, own: dict[str, float], rows: int) -> None:
+def _require_defined(
+    policy: GateParams, primary: MetricRow, own: dict[str, float], rows: int
+) -> None:
     """A metric the gate reads that is undefined (NaN: e.g. test rows of one class only)
     would make every comparison with it false, and the gate pass or fail by accident."""
     numbers = {name: own[name] for name in (policy.primary_metric, *policy.floors)}
