@@ -173,7 +173,8 @@ def _collect_base(root: Path, rev: str, commit: str, paths: Paths) -> Side:
     return side
 
 
-def _dvc_file_text(root: Path, rev: str | None, dvc_file: str) -> Any:
+def _pinned_outs(root: Path, rev: str | None, dvc_file: str) -> Any:
+    """What `dvc_file` pins at `rev` (None: the workspace), as written."""
     content = git_show(root, rev, dvc_file) if rev else (root / dvc_file).read_bytes()
     return (_yaml(content) or {}).get("outs") if content is not None else None
 
@@ -189,7 +190,7 @@ def _unavailable_data(root: Path, base_commit: str, raw: str) -> str | None:
         with Repo(str(root)) as repo:
             (out,) = repo.find_outs_by_path(raw, strict=False)[:1]
             dvc_file = out.stage.relpath
-            if _dvc_file_text(root, None, dvc_file) == _dvc_file_text(root, base_commit, dvc_file):
+            if _pinned_outs(root, None, dvc_file) == _pinned_outs(root, base_commit, dvc_file):
                 return None  # the base's data: `make data` gets it like the base's did
             if Path(out.cache_path).exists():
                 return None
