@@ -29,7 +29,6 @@ RUN groupadd --system --gid 10001 churn \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin churn
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY params.yaml ./
 COPY models/model ./model
 COPY models/compiled ./compiled
 USER 10001:10001
@@ -37,4 +36,4 @@ EXPOSE 8080
 # No curl in the slim image: Python asks /ping.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/ping', timeout=4)"]
-CMD ["python", "-m", "churn", "serve", "--model", "model", "--compiled", "compiled", "--params", "params.yaml"]
+CMD ["python", "-m", "churn", "serve", "--model", "model", "--compiled", "compiled"]

@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE ?= main
+# The raw table's path, read from its one home, the data contract (only by recipes that use it).
+DATA = $(shell $(firstword $(wildcard $(BIN)/python) python3) -c \
+  'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
 # Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.
@@ -32,11 +35,17 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 install: $(STAMP) ## Create or refresh .venv from the locked requirements
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
 
-data: $(STAMP) ## Pull the raw data from the DVC remote, or rebuild it from its public source
-	churn fetch --dvc-file data.dvc --out data/wa_churn.csv
+data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
+	@churn fetch --contract contract.yaml --dvc-file data.dvc
 
+# Data that differs from its pin stops everything (DVC would re-pin it). A failed stage leaves
+# the outputs of the last successful run in place: `dvc checkout` restores what dvc.lock pins
+# (DVC removes a stage's outputs before running it), and the run-cache stays on.
 repro: $(STAMP) ## Run the pipeline (only the stages whose inputs changed)
-	dvc repro
+	@churn fetch --verify --dvc-file data.dvc
+	@dvc repro || { status=$$?; dvc checkout --quiet >/dev/null 2>&1; \
+	  echo "make repro: a stage failed (above); the outputs of the last successful run are back in place" >&2; \
+	  exit $$status; }
 
 metrics: $(STAMP) ## Show the current metrics
 	@dvc metrics show
@@ -47,7 +56,7 @@ run: data repro metrics ## Set up if needed, get the data, run the pipeline, pri
 # `exit_code` in reports/report.json (0 passed, 1 gate failed, 2 no report could be made).
 report: $(STAMP) ## Compare the workspace's model with BASE's (default main); fails if the gate fails or no report could be made (says which)
 	@status=0; churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
-	  --raw data/wa_churn.csv --metrics eval/metrics.json --params params.yaml --gate gate.yaml \
+	  --raw '$(DATA)' --metrics eval/metrics.json --params params.yaml --gate gate.yaml \
 	  --out reports/report.md --json reports/report.json --assets reports/assets || status=$$?; \
 	case $$status in \
 	  0) ;; \
@@ -55,25 +64,25 @@ report: $(STAMP) ## Compare the workspace's model with BASE's (default main); fa
 	  *) echo "make report: no report could be made (churn report exited $$status)" >&2 ;; \
 	esac; exit $$status
 
-score: $(STAMP) ## Pre-score every customer of data/wa_churn.csv into scores/scores.sqlite (served as data)
-	churn score --model models/model --input data/wa_churn.csv --out scores/scores.sqlite
+score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
+	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
 
 wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
-	churn wheel --model models/model --source src/churn/deliver/wheel/template --params params.yaml --out dist
+	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
 
 IMAGE ?= churn-service
 serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
-	churn serve --model models/model --compiled models/compiled --params params.yaml \
+	churn serve --model models/model --compiled models/compiled \
 	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
 
 bench: bench-serve bench-score bench-report ## Run the benchmarks (each against its baseline, measured in the same run)
 
 bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
 	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
-	  --data artifacts/prepared --params params.yaml
+	  --data artifacts/prepared
 
 bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
-	python benchmarks/bench_score.py --model models/model --data data/wa_churn.csv
+	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
 
 bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach vs current, 1,409-200,000 rows (~5 min)
 	python benchmarks/bench_report.py
@@ -81,7 +90,7 @@ bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
 	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
 
-test: $(STAMP) ## Run the whole test suite with coverage
+test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
 
 test-unit: $(STAMP) ## Run only the fast unit tests
@@ -135,3 +144,30 @@ model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) fo
 
 register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (skipped without MLFLOW_TRACKING_URI)
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
+
+# ---- Monitoring: Prometheus rules, Grafana dashboard, the monitoring issue (README "Monitoring") --
+.PHONY: prometheus check-rules test-engines monitor-issue
+RULES_DIR := monitoring/prometheus
+MONITOR_JSON ?= reports/monitor.json
+MONITOR_MD ?= reports/monitor.md
+
+# Debian's and Ubuntu's `prometheus` package ships both binaries. Installing needs root (CI runs
+# as root or has password-less sudo); elsewhere it says what to install.
+prometheus: ## Install prometheus and promtool (apt package `prometheus`) unless both are on PATH
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+	  echo "prometheus and promtool are missing: install the 'prometheus' package (apt-get install prometheus) or put both on PATH" >&2; \
+	  exit 2; fi; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus
+
+check-rules: prometheus ## Check the alert rules and the example config with promtool, run the rules' unit tests
+	promtool check rules $(RULES_DIR)/rules.yml
+	promtool check config $(RULES_DIR)/prometheus.yml
+	promtool test rules $(RULES_DIR)/rules_test.yml $(RULES_DIR)/rules_test_scores.yml
+
+test-engines: $(STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, ...)
+	pytest tests/engines
+
+monitor-issue: ## (CI) Open or update the `model-monitoring` issue from MONITOR_JSON (GITHUB_* env)
+	@PYTHONPATH=src python3 -m churn.release.monitor_issue --json '$(MONITOR_JSON)' --markdown '$(MONITOR_MD)'

@@ -36,12 +36,26 @@ def venv_tools_on_path() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def raw_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real sample table, rebuilt offline from the package that ships it."""
+def contract():
+    """The project's data contract: everything table-specific in the tests comes from it."""
+    from churn import contract as data_contract
+
+    return data_contract.load(PROJECT_ROOT / "contract.yaml")
+
+
+@pytest.fixture(scope="session")
+def raw_csv(tmp_path_factory: pytest.TempPathFactory, contract) -> Path:
+    """The project's raw table: the workspace copy (`make data`), else rebuilt from the source
+    the contract declares."""
     from churn.stages import fetch
 
-    path = tmp_path_factory.mktemp("raw") / "wa_churn.csv"
-    fetch.rebuild_from_source(path)
+    workspace = PROJECT_ROOT / contract.data_path
+    if workspace.is_file():
+        return workspace
+    if contract.source is None:
+        pytest.fail(f"{contract.data_path} is not here and has no declared source: `make data`")
+    path = tmp_path_factory.mktemp("raw") / Path(contract.data_path).name
+    fetch.rebuild_from_source(contract, path)
     return path
 
 
@@ -73,6 +87,14 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
             f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def make(repo: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run make targets in a copy of the project, as a person would (its `.venv` is this one:
+    `-o` treats the copy's missing virtual environment as up to date)."""
+    return run(
+        repo, "make", "--no-print-directory", "-o", ".venv/.installed", *targets, check=check
+    )
 
 
 def git(repo: Path, *args: str) -> str:

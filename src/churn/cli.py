@@ -22,17 +22,26 @@ def _params(args: argparse.Namespace):
     return params.load(args.params)
 
 
+def _contract(args: argparse.Namespace):
+    from churn import contract
+
+    return contract.load(args.contract)
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from churn.stages import fetch
 
-    print(fetch.run(args.dvc_file, args.out))
+    if args.verify:
+        print(fetch.verify(args.dvc_file))
+    else:
+        print(fetch.run(_contract(args), args.dvc_file))
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from churn.stages import prepare
 
-    manifest = prepare.run(_params(args).prepare, args.raw, args.out)
+    manifest = prepare.run(_contract(args), _params(args).prepare, args.raw, args.out)
     print(f"prepared {manifest['train_rows']} train and {manifest['test_rows']} test rows")
     return 0
 
@@ -40,7 +49,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from churn.stages import train
 
-    train.run(_params(args).train, args.data, args.model)
+    train.run(_contract(args), _params(args).train, args.data, args.model)
     return 0
 
 
@@ -55,7 +64,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         plots_dir=args.plots,
         predictions_path=args.predictions,
     )
-    print("  ".join(f"{name}={value:.4f}" for name, value in scores.items()))
+    print(f"evaluated {len(scores)} metrics into {args.metrics} (`dvc metrics show` lists them)")
     return 0
 
 
@@ -88,10 +97,7 @@ def _score(args: argparse.Namespace) -> int:
 def _wheel(args: argparse.Namespace) -> int:
     from churn.deliver.wheel import build as wheel
 
-    built = wheel.build(
-        args.model, args.source, args.out, threshold=_params(args).evaluate.threshold
-    )
-    print(built)
+    print(wheel.build(args.model, args.source, args.out))
     return 0
 
 
@@ -109,7 +115,7 @@ def _compile(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from churn.deliver.serve import main as serve
 
-    return serve.run(args, threshold=_params(args).evaluate.threshold)
+    return serve.run(args)
 
 
 def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -122,7 +128,6 @@ def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> No
     serve.add_argument("--model", type=Path, required=True, help="model directory")
     serve.add_argument("--compiled", type=Path, help="`churn compile` output (ONNX if it passed)")
     serve.add_argument("--scores", type=Path, help="score store for /scores/{id} (or SCORES_DB)")
-    serve.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
     serve.add_argument("--host", help="address to listen on (or HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (or PORT; default 8080)")
     serve.add_argument("--max-rows", type=int, default=10_000, help="rows per request at most")
@@ -183,11 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    fetch = command("fetch", _fetch, "Pull the raw data, or rebuild it from its public source.")
+    fetch = command("fetch", _fetch, "Get the raw data as pinned: pull it, or rebuild it.")
     fetch.add_argument("--dvc-file", type=Path, required=True, help="the .dvc file pinning it")
-    fetch.add_argument("--out", type=Path, required=True, help="the raw file to (re)build")
+    fetch.add_argument(
+        "--verify", action="store_true", help="only refuse data that differs from its pin"
+    )
 
-    prepare = command("prepare", _prepare, "Validate, clean and split the raw data.")
+    prepare = command("prepare", _prepare, "Validate, type and split the raw data.")
     prepare.add_argument("--raw", type=Path, required=True, help="raw CSV file")
     prepare.add_argument("--out", type=Path, required=True, help="directory for the split")
 
@@ -230,21 +237,24 @@ def build_parser() -> argparse.ArgumentParser:
     wheel.add_argument("--model", type=Path, required=True, help="model directory")
     wheel.add_argument("--source", type=Path, required=True, help="package template directory")
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
-    wheel.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
 
     _add_serving_commands(command)
     _add_release_commands(command)
 
     for sub in (prepare, train, evaluate, report):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
+    for sub in (fetch, prepare, train):
+        sub.add_argument(
+            "--contract", type=Path, default=Path("contract.yaml"), help="the data contract"
+        )
     return parser
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    # Imported only once an error is raised: `churn.data` pulls in pandas and scikit-learn,
-    # seconds of start-up that `churn serve` on the ONNX path never needs.
+    # Imported only once an error is raised: some pull in pandas and scikit-learn, seconds of
+    # start-up that `churn serve` on the ONNX path never needs.
     from churn.artifacts.saved_model import ModelLoadError
-    from churn.data import DataValidationError
+    from churn.contract import ContractError, DataValidationError
     from churn.deliver.score.run import ScoreError
     from churn.deliver.wheel.build import WheelError
     from churn.params import ParamsError
@@ -253,6 +263,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     return (
         DataValidationError,
+        ContractError,
         ParamsError,
         FetchError,
         ModelLoadError,

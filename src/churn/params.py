@@ -21,6 +21,9 @@ class _Strict(BaseModel):
 class PrepareParams(_Strict):
     test_size: Annotated[float, Field(gt=0, lt=1)]
     random_state: int
+    # Fewer rows of either class than this and `prepare` refuses the table: a model cannot be
+    # trained, or evaluated, on a handful of positives.
+    min_rows_per_class: Annotated[int, Field(ge=2)]
 
 
 class LogisticRegressionParams(_Strict):
@@ -47,10 +50,12 @@ ClassifierParams = Annotated[
 
 class TrainParams(_Strict):
     classifier: ClassifierParams
+    # Label cut-off (probability >= threshold is positive), saved in the model's metadata so
+    # every delivery labels alike without reading params.yaml.
+    threshold: Annotated[float, Field(gt=0, lt=1)]
 
 
 class EvaluateParams(_Strict):
-    threshold: Annotated[float, Field(gt=0, lt=1)]
     calibration_bins: Annotated[int, Field(ge=2)]
 
 

@@ -8,7 +8,9 @@ project; set the variable to use a tracking server instead.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
 import os
 import uuid
 import warnings
@@ -22,7 +24,8 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 LOCAL_STORE = Path("mlruns")
-DEFAULT_EXPERIMENT = "churn"
+# The project's name (the package's): its MLflow experiment unless MLFLOW_EXPERIMENT_NAME says.
+DEFAULT_EXPERIMENT = __name__.partition(".")[0]
 # The MLmodel fields MLflow fills with the clock and a random id. Pinning them makes the saved
 # model byte-identical for identical training, so DVC sees "no change" and the committed
 # dvc.lock can be checked against a CI rerun.
@@ -87,6 +90,27 @@ def save_model(
     finally:
         sklearn_logger.setLevel(level)
     _pin_volatile_fields(path)
+    _without_nan(path)
+
+
+def _without_nan(path: Path) -> None:
+    """Blanks in the input example as JSON null: MLflow writes NaN, which is not JSON and which
+    strict readers (the service's, at start-up) refuse."""
+    for name in ("input_example.json", "serving_input_example.json"):
+        example = path / name
+        if example.is_file():
+            document = json.loads(example.read_text(encoding="utf-8"))
+            example.write_text(json.dumps(_nan_to_none(document)), encoding="utf-8")
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    return value
 
 
 def _pin_volatile_fields(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -10,8 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from tests.conftest import PROJECT_ROOT
+
+from churn.artifacts import prepared_split
+from churn.contract import load as load_contract
+from churn.contract import table
 
 
 def free_port() -> int:
@@ -71,6 +77,87 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    """The project's pipeline run once per session on its real data, through the `churn` CLI:
+    prepare -> train -> compile, and the table pre-scored."""
+
+    root: Path
+    raw_csv: Path
+    model_dir: Path
+    compiled_dir: Path
+    prepared_dir: Path
+    scores_db: Path
+    params: Path
+
+    @property
+    def test_split(self) -> pd.DataFrame:
+        return prepared_split.test_rows(self.prepared_dir)
+
+    @property
+    def features(self) -> pd.DataFrame:
+        contract = load_contract(PROJECT_ROOT / "contract.yaml")
+        return table.features(contract, self.test_split)
+
+
+def _run(*argv: str) -> None:
+    from churn import cli
+
+    assert cli.main(list(argv)) == 0, f"churn {' '.join(argv)} failed"
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Pipeline:
+    root = tmp_path_factory.mktemp("pipeline")
+    params = root / "params.yaml"
+    shutil.copy(PROJECT_ROOT / "params.yaml", params)
+    contract = str(PROJECT_ROOT / "contract.yaml")
+    p = Pipeline(
+        root=root,
+        raw_csv=raw_csv,
+        model_dir=root / "models" / "model",
+        compiled_dir=root / "models" / "compiled",
+        prepared_dir=root / "prepared",
+        scores_db=root / "scores.sqlite",
+        params=params,
+    )
+    prepared, model = str(p.prepared_dir), str(p.model_dir)
+    _run(
+        "prepare",
+        "--contract",
+        contract,
+        "--raw",
+        str(raw_csv),
+        "--out",
+        prepared,
+        "--params",
+        str(params),
+    )
+    _run(
+        "train",
+        "--contract",
+        contract,
+        "--data",
+        prepared,
+        "--model",
+        model,
+        "--params",
+        str(params),
+    )
+    _run("compile", "--model", model, "--data", prepared, "--out", str(p.compiled_dir))
+    _run(
+        "score",
+        "--model",
+        model,
+        "--input",
+        str(raw_csv),
+        "--out",
+        str(p.scores_db),
+        "--no-progress",
+    )
+    return p  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Trained:
     model_dir: Path
     test_split: Path
@@ -78,14 +165,8 @@ class Trained:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
-    """The pipeline's own stages, run in-process once per session on the real data."""
-    from churn import params
-    from churn.artifacts import prepared_split
-    from churn.stages import prepare, train
-
-    root = tmp_path_factory.mktemp("pipeline")
-    settings = params.load(PROJECT_ROOT / "params.yaml")
-    prepare.run(settings.prepare, raw_csv, root / "prepared")
-    train.run(settings.train, root / "prepared", root / "model")
-    return Trained(root / "model", root / "prepared" / prepared_split.TEST_FILE, raw_csv)
+def trained(pipeline: Pipeline) -> Trained:
+    """The session's pipeline, seen as the files the score and wheel tests need."""
+    return Trained(
+        pipeline.model_dir, prepared_split.test_file(pipeline.prepared_dir), pipeline.raw_csv
+    )

@@ -27,34 +27,43 @@ from packaging.utils import canonicalize_name
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import Trained
 
-from churn import cli, data, params
+from churn import cli
 from churn.artifacts import saved_model
-from churn.contract import schema
+from churn.contract import table
 
 pytestmark = pytest.mark.slow
 
 TEMPLATE = PROJECT_ROOT / "src" / "churn" / "deliver" / "wheel" / "template"
 LOCK = PROJECT_ROOT / "requirements" / "dev.txt"
 
-# Runs inside the fresh environment: predictions, labels, info, bad-input errors, isolation.
-PROBE = """
-import importlib.util, json, sys
-import numpy as np, pandas as pd
-import churn_model
+PACKAGE = next(TEMPLATE.glob("*/__init__.py")).parent.name
+PROJECT = TEMPLATE.parents[2].name
 
-frame = pd.DataFrame(**json.load(open(sys.argv[1])))
+# Runs inside the fresh environment: the README's example on the raw table, exact predictions on
+# the test split, labels, info, bad-input errors, isolation.
+PROBE = """
+import importlib, importlib.util, json, sys
+import numpy as np, pandas as pd
+
+package, rows, raw, absent_feature, strict, project = sys.argv[1:7]
+model = importlib.import_module(package)
+frame = pd.DataFrame(**json.load(open(rows)))
 errors = []
-for broken in (frame.drop(columns=["contract"]), frame.assign(total_charges=np.nan)):
+broken = [frame.drop(columns=[absent_feature])]
+if strict:
+    broken.append(frame.assign(**{strict: np.nan}))
+for case in broken:
     try:
-        churn_model.predict(broken)
+        model.predict(case)
     except ValueError as exc:
         errors.append(str(exc))
 print(json.dumps({
-    "probabilities": churn_model.predict(frame).tolist(),
-    "labels": churn_model.predict_label(frame).tolist(),
-    "info": churn_model.info(),
+    "probabilities": model.predict(frame).tolist(),
+    "labels": model.predict_label(frame).tolist(),
+    "readme_example": model.predict(pd.read_csv(raw)).tolist(),
+    "info": model.info(),
     "errors": errors,
-    "absent": [m for m in ("churn", "mlflow") if importlib.util.find_spec(m) is None],
+    "absent": [m for m in (project, "mlflow") if importlib.util.find_spec(m) is None],
     "prefix": sys.prefix,
 }))
 """
@@ -68,8 +77,6 @@ def _build(trained: Trained, out: Path, source: Path = TEMPLATE) -> int:
             str(trained.model_dir),
             "--source",
             str(source),
-            "--params",
-            str(PROJECT_ROOT / "params.yaml"),
             "--out",
             str(out),
         ]
@@ -110,11 +117,13 @@ def test_wheel_carries_the_model_and_pins_its_training_versions(wheel, trained):
     assert metadata["Version"].endswith("+" + model.digest[:12])
     with zipfile.ZipFile(wheel) as archive:
         files = set(archive.namelist())
-        bundled = archive.read("churn_model/model/model.pkl")
+        bundled = archive.read(f"{PACKAGE}/model/model.pkl")
     assert {
-        "churn_model/__init__.py",
-        "churn_model/_saved_model.py",
-        "churn_model/build.json",
+        f"{PACKAGE}/__init__.py",
+        f"{PACKAGE}/_saved_model.py",
+        f"{PACKAGE}/_contract/rules.py",
+        f"{PACKAGE}/model/contract.yaml",
+        f"{PACKAGE}/build.json",
     } <= files
     assert bundled == (trained.model_dir / "model.pkl").read_bytes()
 
@@ -168,17 +177,21 @@ def _fresh_venv(path: Path, wheel: Path) -> Path:
     return python
 
 
-def test_fresh_environment_predicts_exactly_like_the_pipeline(wheel, trained, tmp_path):
-    """Installed alone in a new venv, `churn_model` gives the pipeline's probabilities."""
+def test_fresh_environment_predicts_exactly_like_the_pipeline(wheel, trained, contract, tmp_path):
+    """Installed alone in a new venv, the package gives the pipeline's probabilities, takes the
+    raw table as the README shows (blanks included), and refuses what the contract refuses."""
     python = _fresh_venv(tmp_path / "venv", wheel)
     test = pd.read_parquet(trained.test_split)
     rows = tmp_path / "rows.json"
-    # customer_id rides along: columns the model does not use are ignored.
-    rows.write_text(json.dumps(test.drop(columns=[schema.TARGET]).to_dict(orient="split")))
+    # The id rides along: columns the model does not use are ignored.
+    rows.write_text(json.dumps(test.drop(columns=[contract.target.name]).to_dict(orient="split")))
+    absent = contract.features[0].name
+    strict = next((f.name for f in contract.features if f.blank is None), "")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
 
+    arguments = [PACKAGE, str(rows), str(trained.raw_csv), absent, strict, PROJECT]
     probe = subprocess.run(
-        [str(python), "-I", "-c", PROBE, str(rows)],
+        [str(python), "-I", "-c", PROBE, *arguments],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -189,17 +202,19 @@ def test_fresh_environment_predicts_exactly_like_the_pipeline(wheel, trained, tm
     assert probe.returncode == 0, probe.stderr
     result = json.loads(probe.stdout)
     model = saved_model.load(trained.model_dir)
-    expected = model.predict_proba(data.features(test))
+    expected = model.predict_proba(table.features(contract, test))
     np.testing.assert_array_equal(np.array(result["probabilities"]), expected)
-    threshold = params.load(PROJECT_ROOT / "params.yaml").evaluate.threshold
-    assert result["labels"] == (expected >= threshold).astype(int).tolist()
+    assert result["labels"] == (expected >= model.threshold).astype(int).tolist()
+    raw = table.load(contract, trained.raw_csv)
+    np.testing.assert_allclose(
+        result["readme_example"], model.predict_proba(table.features(contract, raw)), atol=1e-9
+    )
     assert result["info"]["model_digest"] == model.digest
-    assert result["info"]["threshold"] == threshold
-    assert result["errors"] == [
-        "missing column(s): contract",
-        "missing value(s) in column(s): total_charges",
-    ]
-    assert result["absent"] == ["churn", "mlflow"]
+    assert result["info"]["threshold"] == model.threshold
+    assert result["errors"][0] == f"missing column(s): {absent}"
+    if strict:
+        assert f"column '{strict}': blank value" in result["errors"][1]
+    assert result["absent"] == [PROJECT, "mlflow"]
     assert Path(result["prefix"]) == tmp_path / "venv"
 
 

@@ -7,7 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.contract.spec import parse
 from churn.report import datadiff
+
+CONTRACT = parse(
+    """
+data: {path: data/t.csv}
+id: {column: customer_id}
+target: {column: churn, positive: "Yes", negative: "No"}
+features:
+  tenure: {kind: number}
+  contract: {kind: category, categories: [a, b, c]}
+"""
+)
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -83,7 +95,7 @@ def test_diff_reports_rows_columns_types_and_target_rate():
     base = _frame(1000, 4)
     candidate = _frame(800, 5, shift=15).drop(columns=["contract"]).assign(region="north")
     candidate["customer_id"] = "c" + candidate["customer_id"].astype(str)
-    diff = datadiff.diff(_profile(base), _profile(candidate), identical=False)
+    diff = datadiff.diff(_profile(base), _profile(candidate), identical=False, contract=CONTRACT)
     assert (diff.status, diff.base_rows, diff.candidate_rows) == ("changed", 1000, 800)
     assert diff.added_columns == ("region",)
     assert diff.removed_columns == ("contract",)
@@ -94,7 +106,9 @@ def test_diff_reports_rows_columns_types_and_target_rate():
 
 def test_a_column_with_too_many_distinct_words_is_left_out_of_the_shifts():
     base = pd.DataFrame({"note": [f"n{i}" for i in range(3000)]})
-    diff = datadiff.diff(_profile(base), _profile(base.iloc[::-1]), identical=False)
+    diff = datadiff.diff(
+        _profile(base), _profile(base.iloc[::-1]), identical=False, contract=CONTRACT
+    )
     assert diff.shifts == ()
 
 
@@ -110,7 +124,7 @@ def test_numbers_beyond_the_sample_size_are_sampled_uniformly(monkeypatch):
 
 def test_identical_data_skips_the_distribution_work():
     frame = _profile(_frame(100, 6))
-    diff = datadiff.diff(frame, frame, identical=True)
+    diff = datadiff.diff(frame, frame, identical=True, contract=CONTRACT)
     assert diff.status == "identical"
     assert diff.shifts == ()
 

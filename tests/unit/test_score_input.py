@@ -1,88 +1,80 @@
-"""Reading a table to score: chunks with file offsets, both formats as text, the label optional."""
+"""Reading a table to score: blocks with file offsets, both formats as text, the label optional,
+ids exact."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from tests.generated import defects, read_text, sample, write
 
-from churn import data
-from churn.contract import schema
+from churn.contract import DataValidationError, rules, table, text
 from churn.deliver.score import run as score
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-VALID = FIXTURES / "valid_sample.csv"
+
+@pytest.fixture(scope="module")
+def valid(raw_csv, tmp_path_factory) -> Path:
+    return write(sample(raw_csv), tmp_path_factory.mktemp("score") / "valid.csv")
 
 
-def _chunks(path: Path, rows: int) -> list[tuple[int, pd.DataFrame]]:
+def _chunks(path: Path, rows: int) -> list[tuple[int, pa.Table]]:
     chunks, _ = score.open_chunks(path, rows)
     return list(chunks)
 
 
-def test_csv_chunks_cover_every_row_once_with_their_offsets():
-    """Chunks of 7 rows from a 40-row file: offsets 0, 7, ... and the same text as load_raw."""
-    chunks = _chunks(VALID, 7)
+def test_csv_chunks_cover_every_row_once_with_their_offsets(valid):
+    """Blocks of 7 rows from a 40-row file: offsets 0, 7, ... and the text as written."""
+    chunks = _chunks(valid, 7)
     assert [offset for offset, _ in chunks] == [0, 7, 14, 21, 28, 35]
-    assert [len(chunk) for _, chunk in chunks] == [7, 7, 7, 7, 7, 5]
-    joined = pd.concat([chunk for _, chunk in chunks], ignore_index=True)
-    pd.testing.assert_frame_equal(joined, data.load_raw(VALID))
+    assert [chunk.num_rows for _, chunk in chunks] == [7, 7, 7, 7, 7, 5]
+    joined = pa.concat_tables([chunk for _, chunk in chunks]).to_pandas()
+    assert joined.equals(read_text(valid))
 
 
-def test_parquet_chunks_validate_to_the_same_values_as_the_csv(tmp_path):
-    """Typed Parquet arrives as text that parses back to identical numbers; nulls become blank."""
-    typed = data.validate(data.load_raw(VALID))
-    typed.loc[3, "total_charges"] = np.nan  # a new customer, not billed yet
+def test_parquet_chunks_check_to_the_same_values_as_the_csv(contract, valid, tmp_path):
+    """Typed Parquet arrives as text that parses back to identical values; nulls are blanks."""
+    typed = table.load(contract, valid)
     parquet = tmp_path / "sample.parquet"
     typed.to_parquet(parquet, index=False, row_group_size=16)
-
     chunks = _chunks(parquet, 9)
     assert [offset for offset, _ in chunks] == [0, 9, 18, 27, 36]
-    again = pd.concat(
-        [data.validate(chunk, row_offset=offset) for offset, chunk in chunks], ignore_index=True
-    )
-    pd.testing.assert_frame_equal(again, typed)
+    again = pa.concat_tables([chunk for _, chunk in chunks])
+    # The target went to Parquet as 0/1; scoring ignores it, as `churn score` does.
+    again = again.drop_columns([contract.target.name])
+    checked = text.check_arrow(contract, again, with_target=False)
+    for name in contract.feature_names:
+        pd.testing.assert_series_equal(
+            pd.Series(checked[name], name=name), typed[name], check_dtype=False
+        )
+    assert list(checked[contract.id.name]) == list(typed[contract.id.name])
 
 
-def test_row_counts_for_the_progress_bar(tmp_path):
+def test_row_counts_for_the_progress_bar(valid, tmp_path):
     """The total is the number of data rows, with or without a final line end."""
-    _, total = score.open_chunks(VALID, 10)
-    assert total == 40
+    assert score.open_chunks(valid, 10)[1] == 40
     unterminated = tmp_path / "t.csv"
-    unterminated.write_bytes(VALID.read_bytes().rstrip(b"\n"))
+    unterminated.write_bytes(valid.read_bytes().rstrip(b"\n"))
     assert score.open_chunks(unterminated, 10)[1] == 40
 
 
-def test_validate_reports_lines_of_the_whole_file_for_a_later_chunk():
-    """With row_offset, a problem in a chunk names its line in the file, not in the chunk."""
-    raw = data.load_raw(FIXTURES / "bad_data" / "wrong_type.csv")
-    with pytest.raises(data.DataValidationError) as at_start:
-        data.validate(raw)
-    with pytest.raises(data.DataValidationError) as later:
-        data.validate(raw, row_offset=1000)
-    assert "line 5 ('twelve')" in str(at_start.value)
-    assert "line 1005 ('twelve')" in str(later.value)
-
-
-def test_rows_to_score_need_no_label():
-    """Without the target, validation checks every other column and cleaning still fills blanks."""
-    raw = data.load_raw(VALID).drop(columns=[schema.TARGET])
-    with pytest.raises(data.DataValidationError, match="missing column"):
-        data.validate(raw)
-    cleaned = data.clean(data.validate(raw, with_target=False))
-    assert schema.TARGET not in cleaned.columns
-    assert len(cleaned) == 40
-    assert not cleaned["total_charges"].isna().any()
-    labelled = data.clean(data.validate(data.load_raw(VALID)))
-    pd.testing.assert_frame_equal(cleaned, labelled.drop(columns=[schema.TARGET]))
-
-
-def test_a_bad_value_in_rows_to_score_is_still_named():
-    """Dropping the label does not relax anything else."""
-    raw = data.load_raw(FIXTURES / "bad_data" / "unknown_category.csv")
-    with pytest.raises(data.DataValidationError, match=r"'payment_method'.*line 7 \('Bitcoin'\)"):
-        data.validate(raw.drop(columns=[schema.TARGET]), with_target=False)
+def test_rows_to_score_need_no_label_and_are_held_to_every_other_rule(contract, raw_csv, tmp_path):
+    rows = sample(raw_csv)
+    unlabelled = rows.drop(columns=[contract.target.name])
+    columns = text.check_arrow(
+        contract, pa.Table.from_pandas(unlabelled, preserve_index=False), with_target=False
+    )
+    assert contract.target.name not in columns
+    defect = next(d for d in defects(contract) if d.name == "duplicate id")
+    broken = defect.mutate(rows).drop(columns=[contract.target.name])
+    with pytest.raises(DataValidationError, match="duplicate id"):
+        text.check_arrow(
+            contract,
+            pa.Table.from_pandas(broken, preserve_index=False),
+            with_target=False,
+            rows=rules.FILE_LINES,
+        )
 
 
 @pytest.mark.parametrize(
@@ -101,25 +93,15 @@ def test_unreadable_inputs_are_refused_clearly(tmp_path, name, content, error, m
         score.open_chunks(path, 10)
 
 
-def test_chunk_size_must_be_positive():
+def test_chunk_size_must_be_positive(valid):
     with pytest.raises(score.ScoreError, match="at least 1 row"):
-        score.open_chunks(VALID, 0)
+        score.open_chunks(valid, 0)
 
 
-def test_malformed_csv_is_a_validation_error(tmp_path):
-    """A row with too many fields stops the read with the parser's line number."""
+def test_malformed_csv_is_a_validation_error(valid, tmp_path):
+    """A row with too many fields stops the read, naming the problem."""
     bad = tmp_path / "bad.csv"
-    bad.write_text(VALID.read_text() + "1,2,3," * 30 + "\n")
+    bad.write_text(valid.read_text() + "1,2,3," * 30 + "\n")
     chunks, _ = score.open_chunks(bad, 10)
-    with pytest.raises(data.DataValidationError, match="not valid CSV"):
+    with pytest.raises(DataValidationError, match="not a readable CSV"):
         list(chunks)
-
-
-def test_ids_keep_their_exact_values_through_parquet(tmp_path):
-    """Large integer ids survive the text round trip (no float rounding)."""
-    frame = data.validate(data.load_raw(VALID))
-    frame[schema.ID] = np.arange(2**53 + 1, 2**53 + 41, dtype=np.int64)
-    path = tmp_path / "big_ids.parquet"
-    frame.to_parquet(path, index=False)
-    (_, chunk), *_ = _chunks(path, 100)
-    assert data.validate(chunk)[schema.ID].tolist() == frame[schema.ID].tolist()

@@ -18,7 +18,9 @@ from churn.artifacts.score_store import DuplicateIdError, ScoreStore, ScoreStore
 
 def _build(path: Path, scores: dict[int, float], digest: str = "d1", batch: int = 3) -> None:
     ids = list(scores)
-    with score_store.create(path, model_digest=digest, source="input.csv") as writer:
+    with score_store.create(
+        path, model_digest=digest, source="input.csv", id_type="integer"
+    ) as writer:
         for start in range(0, len(ids), batch):
             part = ids[start : start + batch]
             writer.add(part, [scores[i] for i in part])
@@ -47,15 +49,16 @@ def test_round_trip_returns_every_score_exactly(tmp_path):
     assert datetime.fromisoformat(info["created_at"]).tzinfo is not None
 
 
-def test_ids_beyond_64_bits_are_simply_absent(tmp_path):
-    """It answers None, not an overflow error, for ids SQLite cannot hold."""
+def test_ids_beyond_64_bits_or_of_another_type_are_simply_absent(tmp_path):
+    """It answers None, not an overflow error, for ids SQLite cannot hold or of another type."""
     path = tmp_path / "s.sqlite"
     _build(path, {1: 0.5})
     with ScoreStore.open(path) as store:
         assert store.get(2**63) is None
         assert store.get(-(2**63) - 1) is None
-        with pytest.raises(TypeError):
-            store.get("1")  # type: ignore[arg-type]
+        assert store.get("1") is None  # a string is never an integer id
+        assert store.get(1.0) is None
+        assert store.get(True) is None
 
 
 def test_lookup_goes_through_the_primary_key(tmp_path):
@@ -77,7 +80,9 @@ def test_failed_build_leaves_the_previous_store_untouched(tmp_path, interruption
     before = path.read_bytes()
 
     def interrupted_build() -> None:
-        with score_store.create(path, model_digest="new", source="x.csv") as writer:
+        with score_store.create(
+            path, model_digest="new", source="x.csv", id_type="integer"
+        ) as writer:
             writer.add([1, 2, 3], [0.9, 0.9, 0.9])
             raise interruption
 
@@ -117,7 +122,7 @@ def test_duplicate_ids_are_refused_and_named(tmp_path, batches, duplicates):
     path = tmp_path / "s.sqlite"
 
     def build() -> None:
-        with score_store.create(path, model_digest="d", source="x") as writer:
+        with score_store.create(path, model_digest="d", source="x", id_type="integer") as writer:
             for batch in batches:
                 writer.add(batch, [0.5] * len(batch))
 
@@ -161,3 +166,52 @@ def test_open_refuses_what_is_not_a_store(tmp_path):
         connection.execute("CREATE TABLE other (x)")
     with pytest.raises(ScoreStoreError, match="no scores/meta tables"):
         ScoreStore.open(foreign)
+
+
+def test_string_ids_are_stored_and_found_exactly(tmp_path):
+    path = tmp_path / "s.sqlite"
+    keys = ["7590-VHVEG", "0042", "42", "a b", "é"]
+    with score_store.create(path, model_digest="d", source="x", id_type="string") as writer:
+        writer.add(keys, [0.1, 0.2, 0.3, 0.4, 0.5])
+    with ScoreStore.open(path) as store:
+        assert [store.get(k) for k in keys] == [0.1, 0.2, 0.3, 0.4, 0.5]
+        assert store.get(42) is None  # "42" is a string key, not the number
+        assert store.info()["id_type"] == "string"
+    with (
+        pytest.raises(DuplicateIdError),
+        score_store.create(path, model_digest="d", source="x", id_type="string") as writer,
+    ):
+        writer.add(["x", "x"], [0.1, 0.2])
+
+
+_KILLED_BUILD = """
+import sys, time
+from churn.artifacts import score_store
+with score_store.create(sys.argv[1], model_digest="d", source="x", id_type="integer") as w:
+    w.add([1], [0.5])
+    print("building", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_build_leaves_litter_that_the_next_build_removes(tmp_path):
+    """A build killed with SIGKILL cannot clean up; the next one removes its staging file and
+    leaves a live build's alone."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    command = [sys.executable, "-c", _KILLED_BUILD, str(path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as killed:
+        assert killed.stdout.readline().strip() == "building"
+        killed.send_signal(signal.SIGKILL)
+    assert len(_leftovers(tmp_path)) == 1
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as live:
+        try:
+            assert live.stdout.readline().strip() == "building"
+            _build(path, {1: 0.5})
+            # The killed build's file is gone; the live build's is still there.
+            assert len(_leftovers(tmp_path)) == 1
+        finally:
+            live.kill()

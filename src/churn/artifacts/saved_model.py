@@ -117,6 +117,11 @@ def read(path: Path | str) -> ModelCard:
     )
 
 
+def write_contract(path: Path | str, text: str) -> None:
+    """Keep the data contract the model was trained under beside it."""
+    (Path(path) / CONTRACT).write_text(text, encoding="utf-8")
+
+
 def load(path: Path | str) -> SavedModel:
     """The fitted pipeline, unpickled (pickle runs code: load only models this project made)."""
     import cloudpickle

@@ -1,15 +1,19 @@
-"""The store of pre-computed scores: one SQLite file mapping each customer id to its churn score.
+"""The store of pre-computed scores: one SQLite file mapping each id to its score.
 
-SQLite is embedded (no server to run) and the id is the table's INTEGER PRIMARY KEY, i.e. the
-rowid itself, so a lookup reads the few pages of one B-tree path (3 or 4 for millions of rows)
-and never scans. The file is never modified in place: `create` builds a new file beside the
-target and renames it over the old one at the end, so readers (and an interrupted run) always
-see a complete store. A reader keeps the store it opened; open again to see a newer one.
+SQLite is embedded (no server to run) and the id is the table's primary key: for integer ids
+the INTEGER PRIMARY KEY, i.e. the rowid itself; for string ids a TEXT key in a WITHOUT ROWID
+table. Either way a lookup reads the few pages of one B-tree path (3 or 4 for millions of rows)
+and never scans, and a key is stored exactly as the contract's id parser typed it. The file is
+never modified in place: `create` builds a new file beside the target and renames it over the
+old one at the end, so readers (and an interrupted run) always see a complete store; a build
+that was killed leaves its staging file behind, which the next build removes. A reader keeps
+the store it opened; open again to see a newer one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import operator
 import os
 import secrets
@@ -21,16 +25,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # SQLite integers are signed 64-bit: an id outside this range cannot be in the store.
 _MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+ID_TYPES = ("integer", "string")
 
-# customer_id is the INTEGER PRIMARY KEY, i.e. the rowid: no separate index to consult.
-LOOKUP = "SELECT score FROM scores WHERE customer_id = ?"
-_SCHEMA = """
-CREATE TABLE scores (customer_id INTEGER PRIMARY KEY, score REAL NOT NULL);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+LOOKUP = "SELECT score FROM scores WHERE id = ?"
+_SCHEMAS = {
+    # The INTEGER PRIMARY KEY is the rowid: no separate index to consult.
+    "integer": "CREATE TABLE scores (id INTEGER PRIMARY KEY, score REAL NOT NULL);",
+    "string": "CREATE TABLE scores (id TEXT PRIMARY KEY, score REAL NOT NULL) WITHOUT ROWID;",
+}
+_META = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+_PARTIAL = ".partial"
 
 
 class ScoreStoreError(RuntimeError):
@@ -48,10 +55,11 @@ class DuplicateIdError(ValueError):
 class ScoreStore:
     """Read-only access to a finished store; safe to share between threads."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, id_type: str) -> None:
         self._connection = connection
         self._lock = threading.Lock()
         self.path = path
+        self.id_type = id_type
 
     @classmethod
     def open(cls, path: Path | str) -> ScoreStore:
@@ -69,15 +77,27 @@ class ScoreStore:
         if not {"scores", "meta"} <= tables:
             connection.close()
             raise ScoreStoreError(f"{path} is not a score store (no scores/meta tables)")
-        return cls(connection, path)
+        meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        if int(meta.get("format_version", 0)) != FORMAT_VERSION:
+            connection.close()
+            raise ScoreStoreError(
+                f"{path} has store format {meta.get('format_version')}, this code reads "
+                f"{FORMAT_VERSION}: rebuild it with `churn score`"
+            )
+        return cls(connection, path, meta["id_type"])
 
-    def get(self, customer_id: int) -> float | None:
-        """The stored score of `customer_id`, or None if it was not scored."""
-        customer_id = operator.index(customer_id)  # numpy integers too; never a str or float
-        if not _MIN_ID <= customer_id <= _MAX_ID:
+    def get(self, key: int | str) -> float | None:
+        """The stored score of `key` (an id typed as the store's), or None if not scored."""
+        if self.id_type == "integer":
+            if isinstance(key, bool | str | float) or not hasattr(key, "__index__"):
+                return None
+            key = operator.index(key)  # NumPy integers too
+            if not _MIN_ID <= key <= _MAX_ID:
+                return None
+        elif type(key) is not str:
             return None
         with self._lock:
-            row = self._connection.execute(LOOKUP, (customer_id,)).fetchone()
+            row = self._connection.execute(LOOKUP, (key,)).fetchone()
         return None if row is None else row[0]
 
     def info(self) -> dict[str, Any]:
@@ -89,6 +109,7 @@ class ScoreStore:
             "rows": int(meta.get("rows", 0)),
             "created_at": meta.get("created_at", ""),
             "source": meta.get("source", ""),
+            "id_type": meta.get("id_type", ""),
             "format_version": int(meta.get("format_version", 0)),
         }
 
@@ -111,7 +132,7 @@ class StoreWriter:
         self._failed = False
         self.rows = 0
 
-    def add(self, ids: Iterable[int], scores: Iterable[float]) -> None:
+    def add(self, ids: Iterable[int | str], scores: Iterable[float]) -> None:
         """Insert one batch; raise DuplicateIdError if an id is already in or comes twice.
 
         After that error the build is incomplete (the store runs without a rollback journal,
@@ -129,7 +150,7 @@ class StoreWriter:
             raise DuplicateIdError(self._duplicates([i for i, _ in pairs], inserted)) from None
         self.rows += len(pairs)
 
-    def _duplicates(self, ids: list[int], inserted: int) -> list[int]:
+    def _duplicates(self, ids: list[int | str], inserted: int) -> list[int | str]:
         # The first `inserted` ids went in, so they were new; the next one is the clash.
         clashes = {ids[inserted]}
         clashes |= {
@@ -139,25 +160,53 @@ class StoreWriter:
         return sorted(clashes)
 
 
+def remove_abandoned_builds(path: Path | str) -> list[Path]:
+    """Delete staging files of builds of `path` that no process is writing any more (each
+    build holds an exclusive lock on its staging file until it ends); return what went."""
+    path = Path(path)
+    removed = []
+    for staging in path.parent.glob(f".{path.name}.*{_PARTIAL}"):
+        try:
+            handle = staging.open("rb")
+        except FileNotFoundError:
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live build
+            staging.unlink(missing_ok=True)
+            removed.append(staging)
+    return removed
+
+
 @contextlib.contextmanager
-def create(path: Path | str, *, model_digest: str, source: str) -> Iterator[StoreWriter]:
+def create(
+    path: Path | str, *, model_digest: str, source: str, id_type: str
+) -> Iterator[StoreWriter]:
     """Build a new store; when the block ends without error it replaces the file at `path`.
 
     On any error (or an interruption) the partial file is deleted and `path` is left untouched.
     """
+    if id_type not in ID_TYPES:
+        raise ValueError(f"id_type must be one of {ID_TYPES}, not {id_type!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Named, not made, here: SQLite creates it with the usual permissions (mkstemp's 0600
-    # would hide the store from a service running as another user).
-    staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    remove_abandoned_builds(path)
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}{_PARTIAL}")
+    # Created with the usual permissions (mkstemp's 0600 would hide the store from a service
+    # running as another user) and locked before SQLite writes a byte; the lock is held until
+    # the build ends, and a kill releases it too, which tells a live build from litter.
+    lock = staging.open("xb")
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         connection = sqlite3.connect(staging, isolation_level=None)
         try:
             # No journal and no fsync per write: durability comes from the final fsync and
             # rename, and a crash mid-build only loses the staging file.
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMAS[id_type] + _META)
             connection.execute("BEGIN")
             writer = StoreWriter(connection)
             yield writer
@@ -166,6 +215,7 @@ def create(path: Path | str, *, model_digest: str, source: str) -> Iterator[Stor
                 "rows": str(writer.rows),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "source": source,
+                "id_type": id_type,
                 "format_version": str(FORMAT_VERSION),
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -176,6 +226,7 @@ def create(path: Path | str, *, model_digest: str, source: str) -> Iterator[Stor
         os.replace(staging, path)
         _fsync(path.parent)
     finally:
+        lock.close()
         staging.unlink(missing_ok=True)
 
 

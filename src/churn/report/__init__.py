@@ -29,10 +29,11 @@ def _relative(root: Path, path: Path) -> str:
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors whose message says all there is to say (no traceback needed)."""
     from churn.artifacts.saved_model import ModelLoadError
+    from churn.contract import ContractError
     from churn.params import ParamsError
     from churn.report.collect import ReportError
 
-    return (ReportError, ParamsError, ModelLoadError)
+    return (ReportError, ParamsError, ModelLoadError, ContractError)
 
 
 def _write_short(

@@ -22,7 +22,8 @@ import yaml
 
 from churn import provenance
 from churn.artifacts import prepared_split, saved_model
-from churn.contract import schema
+from churn.contract import Contract
+from churn.contract import load as load_contract
 from churn.report import datadiff, policy
 from churn.report.contents import Reproducibility
 
@@ -58,6 +59,8 @@ class Side:
     params: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
     model: saved_model.SavedModel | None = None
+    # The data contract the model was trained under (the candidate's always).
+    contract: Contract | None = None
     raw: datadiff.TableProfile | None = None
     raw_sha256: str | None = None
     # The ids of the rows the model was trained on (base only).
@@ -136,7 +139,7 @@ def _short(message: object) -> str:
     return text[-1] if text else type(message).__name__
 
 
-def _collect_base(root: Path, rev: str, commit: str, paths: Paths) -> Side:
+def _collect_base(root: Path, rev: str, commit: str, paths: Paths, id_column: str) -> Side:
     from dvc.api import DVCFileSystem
 
     side = Side(
@@ -160,7 +163,7 @@ def _collect_base(root: Path, rev: str, commit: str, paths: Paths) -> Side:
         train_file = f"{paths.prepared}/{prepared_split.TRAIN_FILE}"
         try:
             with fs.open(train_file, "rb") as handle:
-                side.train_ids = pd.read_parquet(handle, columns=[schema.ID])[schema.ID].to_numpy()
+                side.train_ids = pd.read_parquet(handle, columns=[id_column])[id_column].to_numpy()
         except Exception as exc:
             side.missing["split"] = f"the training split of {rev} could not be read ({_short(exc)})"
         try:
@@ -240,6 +243,7 @@ def _collect_candidate(root: Path, base_commit: str, paths: Paths) -> tuple[Side
         if (root / paths.metrics).is_file()
         else None,
         model=saved_model.load(model_dir),
+        contract=load_contract(saved_model.read(model_dir).contract),
     )
     raw_file = root / paths.raw
     if raw_file.is_file():
@@ -382,7 +386,7 @@ def collect(root: Path, base_rev: str, paths: Paths) -> Collected:
     if git_show(root, commit, LOCK_FILE) is None:
         collected.no_baseline = f"'{base_rev}' has no {LOCK_FILE}: the pipeline never ran there"
         return collected
-    base = _collect_base(root, base_rev, commit, paths)
+    base = _collect_base(root, base_rev, commit, paths, candidate.contract.id.name)
     if base.model is None and base.metrics is None:
         collected.no_baseline = (
             f"'{base_rev}' has neither a reachable model nor recorded metrics "

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import data, metrics
-from churn.contract import schema
+from churn import metrics
 from churn.params import GateParams
 from churn.report import bootstrap, charts, datadiff, gate
 from churn.report.collect import Collected, ReportError, Side
@@ -39,8 +38,7 @@ def threshold(model_threshold: float | None, raw: dict[str, Any] | None, fallbac
 
 def _score(side: Side, test: pd.DataFrame) -> np.ndarray:
     """Churn probabilities; raise with the reason when the model cannot read these rows."""
-    names = getattr(side.model.pipeline, "feature_names_in_", None)
-    columns = list(names) if names is not None else list(data.features(test).columns)
+    columns = list(side.model.pipeline.feature_names_in_)
     absent = [c for c in columns if c not in test.columns]
     if absent:
         raise ValueError(f"it needs column(s) absent from the test rows: {', '.join(absent)}")
@@ -75,7 +73,12 @@ def _data_diff(base: Side | None, candidate: Side) -> DataDiff:
     if base.raw is None or candidate.raw is None:
         reason = base.missing.get("data") or candidate.missing.get("data") or "not readable"
         return DataDiff(status="unavailable", note=reason)
-    return datadiff.diff(base.raw, candidate.raw, identical=base.raw_sha256 == candidate.raw_sha256)
+    return datadiff.diff(
+        base.raw,
+        candidate.raw,
+        identical=base.raw_sha256 == candidate.raw_sha256,
+        contract=candidate.contract,
+    )
 
 
 def fresh_rows(test_ids: np.ndarray, base_train_ids: np.ndarray) -> np.ndarray:
@@ -168,7 +171,8 @@ def _compare(
             "the base model was trained on cannot be left out of the comparison"
         )
         return _unpaired(collected, base, why, result)
-    keep = fresh_rows(test[schema.ID].to_numpy(), base.train_ids)
+    contract = collected.candidate.contract
+    keep = fresh_rows(test[contract.id.name].to_numpy(), base.train_ids)
     result.excluded = int((~keep).sum())
     if keep.sum() < MIN_FRESH_ROWS:
         result.marks.append("unpaired, may be biased: the split changed")
@@ -178,7 +182,7 @@ def _compare(
             f"the base, and the {int(keep.sum()):,} others are fewer than {MIN_FRESH_ROWS}"
         )
         return _unpaired(collected, base, why, result)
-    y = data.target(test)[keep]
+    y = test[contract.target.name].to_numpy()[keep]
     base_threshold = threshold(base.model.threshold, base.params, cand_threshold)
     base_scores, scores = base_scores[keep], cand_scores[keep]
     result.mode, result.rows = "paired", int(keep.sum())
@@ -226,7 +230,7 @@ def build(collected: Collected, command: str) -> ReportData:
     """Everything the report says, decided here once."""
     policy = collected.policy.gate
     test = collected.test
-    y = data.target(test)
+    y = test[collected.candidate.contract.target.name].to_numpy()
     cand_model = collected.candidate.model
     cand_threshold = threshold(
         cand_model.threshold if cand_model else None, collected.candidate.params, 0.5

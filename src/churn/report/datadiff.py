@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn.contract import schema
+from churn.contract import Contract
 from churn.report.contents import DataDiff, Shift
 
 BINS = 10
@@ -117,15 +117,15 @@ def read_profile(path: Path | str, chunk_rows: int = CHUNK_ROWS) -> TableProfile
         return profile(reader)
 
 
-def _target_rate(table: TableProfile) -> float | None:
-    column = table.columns.get(schema.TARGET)
+def _target_rate(table: TableProfile, contract: Contract) -> float | None:
+    column = table.columns.get(contract.target.name)
     if column is None or column.rows == 0:
         return None
     if column.numeric and column.rows > column.missing:
         return column.numbers_sum / (column.rows - column.missing)
     if column.counts is None:
         return None
-    return column.counts.get(schema.POSITIVE_LABEL, 0) / column.rows
+    return column.counts.get(contract.target.positive, 0) / column.rows
 
 
 def _floored(counts: np.ndarray) -> np.ndarray:
@@ -168,7 +168,9 @@ def psi(base: ColumnProfile, candidate: ColumnProfile) -> float | None:
     return float(np.sum((c - b) * np.log(c / b)))
 
 
-def diff(base: TableProfile, candidate: TableProfile, *, identical: bool) -> DataDiff:
+def diff(
+    base: TableProfile, candidate: TableProfile, *, identical: bool, contract: Contract
+) -> DataDiff:
     """Compare two raw tables; `identical` (same bytes) skips the distribution work."""
     common = [c for c in candidate.columns if c in base.columns]
     type_changes = tuple(
@@ -178,7 +180,7 @@ def diff(base: TableProfile, candidate: TableProfile, *, identical: bool) -> Dat
     )
     shifts: tuple[Shift, ...] = ()
     if not identical:
-        features = [c for c in common if c not in (schema.ID, schema.TARGET)]
+        features = [c for c in common if c not in (contract.id.name, contract.target.name)]
         scored = [(c, psi(base.columns[c], candidate.columns[c])) for c in features]
         shifts = tuple(
             sorted(
@@ -194,7 +196,7 @@ def diff(base: TableProfile, candidate: TableProfile, *, identical: bool) -> Dat
         added_columns=tuple(c for c in candidate.columns if c not in base.columns),
         removed_columns=tuple(c for c in base.columns if c not in candidate.columns),
         type_changes=type_changes,
-        base_target_rate=_target_rate(base),
-        candidate_target_rate=_target_rate(candidate),
+        base_target_rate=_target_rate(base, contract),
+        candidate_target_rate=_target_rate(candidate, contract),
         shifts=shifts,
     )

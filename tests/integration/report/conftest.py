@@ -56,15 +56,18 @@ def dvc_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def main_repo(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path, dvc_remote: Path) -> Path:
+def main_repo(
+    tmp_path_factory: pytest.TempPathFactory, raw_csv: Path, dvc_remote: Path, contract
+) -> Path:
     """The template with a weak model, committed first without a pipeline run (tagged), then
     with the run's dvc.lock and metrics, on `main`."""
     repo = copy_project(tmp_path_factory.mktemp("report") / "main")
     (repo / "dvc.lock").unlink(missing_ok=True)
     if (repo / "eval").exists():
         shutil.rmtree(repo / "eval")
-    (repo / "data").mkdir(exist_ok=True)
-    shutil.copy(raw_csv, repo / "data" / "wa_churn.csv")
+    raw = repo / contract.data_path
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(raw_csv, raw)
     cache = tmp_path_factory.mktemp("report-cache")
 
     edit_params(repo, _set_classifier(WEAK))
@@ -131,16 +134,21 @@ def unchanged_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) ->
     )
 
 
+def first_number(contract) -> str:
+    return next(f.name for f in contract.features if f.kind == "number")
+
+
 @pytest.fixture(scope="session")
-def new_data_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """(e) The newest customers (tenure of 3 months or less) are dropped from the raw data."""
+def new_data_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory, contract) -> Path:
+    """(e) The rows in the lowest tenth of the first number column are dropped from the data."""
 
     def change(repo: Path) -> None:
-        raw = repo / "data" / "wa_churn.csv"
         import pandas as pd
 
+        raw = repo / contract.data_path
         frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
-        kept = frame[pd.to_numeric(frame["tenure"]) > 3]
+        column = pd.to_numeric(frame[first_number(contract)], errors="coerce")
+        kept = frame[~(column <= column.quantile(0.1))]
         raw.unlink()  # the workspace copy may be a link into the DVC cache
         kept.to_csv(raw, index=False, lineterminator="\n")
         run(repo, "dvc", "add", "data")
@@ -192,3 +200,29 @@ def tiny_c_repo(improved_repo: Path, tmp_path_factory: pytest.TempPathFactory) -
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "tiny C")
     return dest
+
+
+@pytest.fixture(scope="session")
+def new_contract_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory, contract) -> Path:
+    """A column is dropped from the table and from the contract: the base model needs it."""
+    dropped = first_number(contract)
+
+    def change(repo: Path) -> None:
+        import pandas as pd
+
+        raw = repo / contract.data_path
+        frame = pd.read_csv(raw, dtype=str, keep_default_na=False).drop(columns=[dropped])
+        raw.unlink()
+        frame.to_csv(raw, index=False, lineterminator="\n")
+        declared = yaml.safe_load((repo / "contract.yaml").read_text())
+        del declared["features"][dropped]
+        for spec in declared["features"].values():
+            derive = (spec.get("blank") or {}) if isinstance(spec.get("blank"), dict) else {}
+            if dropped in str(derive.get("derive", "")):
+                spec["blank"] = "median"
+        (repo / "contract.yaml").write_text(yaml.safe_dump(declared, sort_keys=False))
+        run(repo, "dvc", "add", "data")
+
+    return make_branch(
+        main_repo, tmp_path_factory.mktemp("report") / "new-contract", "new-contract", change
+    )

@@ -13,17 +13,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from tests.conftest import git, run
-from tests.integration.report.conftest import NO_LOCK_TAG, TINY_C, edit_gate, edit_params
+from tests.conftest import PROJECT_ROOT, git, run
+from tests.integration.report.conftest import (
+    NO_LOCK_TAG,
+    TINY_C,
+    edit_gate,
+    edit_params,
+    first_number,
+)
 
 from churn import cli
+from churn.contract import load
 
 pytestmark = pytest.mark.slow
 
 ARGS = (
     "--model", "models/model",
     "--data", "artifacts/prepared",
-    "--raw", "data/wa_churn.csv",
+    "--raw", load(PROJECT_ROOT / "contract.yaml").data_path,
     "--metrics", "eval/metrics.json",
 )  # fmt: skip
 
@@ -149,7 +156,7 @@ def test_a_base_revision_that_does_not_resolve_fails_closed(worse_repo, base):
 
 
 def test_changed_data_is_compared_on_the_candidate_rows_with_a_data_diff(
-    new_data_repo, main_repo, monkeypatch
+    new_data_repo, main_repo, monkeypatch, contract
 ):
     """(e) Rows dropped from the raw data: the split is drawn anew, so most new test rows
     trained main's model; too few are left to pair on, and the headline says the unpaired
@@ -162,14 +169,14 @@ def test_changed_data_is_compared_on_the_candidate_rows_with_a_data_diff(
     assert outcome.report["excluded_rows"] == manifest["test_rows"] - fresh.sum()
     assert "may be biased" in outcome.markdown.splitlines()[0]
     diff = outcome.report["data_diff"]
-    base_rows = len(pd.read_csv(main_repo / "data" / "wa_churn.csv"))
+    base_rows = len(pd.read_csv(main_repo / contract.data_path))
     assert (diff["status"], diff["base_rows"], diff["candidate_rows"]) == (
         "changed",
         base_rows,
         manifest["rows"],
     )
-    assert diff["candidate_target_rate"] < diff["base_target_rate"]
-    assert diff["shifts"][0]["column"] == "tenure"
+    assert diff["candidate_target_rate"] != diff["base_target_rate"]
+    assert diff["shifts"][0]["column"] == first_number(contract)
     assert f"| Rows | {base_rows:,} | {manifest['rows']:,} |" in outcome.markdown
 
 
@@ -221,44 +228,13 @@ def test_model_in_neither_cache_nor_remote_falls_back_to_recorded_metrics(
 
 
 def test_baseline_that_cannot_score_the_new_schema_falls_back_to_recorded_metrics(
-    improved_repo, tmp_path, monkeypatch
+    new_contract_repo, monkeypatch, contract
 ):
     """A column the base model needs is gone from the candidate's rows: unpaired, said why."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    from churn import data, tracking
-    from churn.contract import schema
-
-    repo = tmp_path / "schema"
-    shutil.copytree(improved_repo, repo, symlinks=True)
-    prepared = repo / "artifacts" / "prepared"
-    train, test = (pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "test"))
-    numeric = [c for c in schema.NUMERIC if c != "tenure"]
-    pipeline = Pipeline(
-        [
-            ("preprocess", ColumnTransformer([
-                ("numeric", StandardScaler(), numeric),
-                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(schema.CATEGORICAL)),
-            ])),
-            ("classifier", LogisticRegression(max_iter=1000)),
-        ]
-    )  # fmt: skip
-    features = [*numeric, *schema.CATEGORICAL]
-    pipeline.fit(train[features], data.target(train))
-    shutil.rmtree(repo / "models" / "model")
-    tracking.save_model(pipeline, repo / "models" / "model", train[features].head(3), {})
-    for name, frame in (("train", train), ("test", test)):
-        (prepared / f"{name}.parquet").unlink()
-        frame.drop(columns=["tenure"]).to_parquet(prepared / f"{name}.parquet", index=False)
-    run(repo, "dvc", "commit", "--force")  # the report refuses outputs dvc.lock disowns
-
-    outcome = report(repo, "main", monkeypatch)
+    outcome = report(new_contract_repo, "main", monkeypatch)
     assert outcome.report["mode"] == "unpaired"
     assert "the base model cannot score the candidate's rows" in outcome.markdown
-    assert "tenure" in outcome.report["mode_note"]
+    assert first_number(contract) in outcome.report["mode_note"]
 
 
 def test_workspace_without_a_pipeline_run_cannot_be_reported(main_repo, tmp_path, capsys):
@@ -333,11 +309,12 @@ def test_fork_without_remote_credentials_gets_a_report_that_says_so(
 
 def _fresh_test_rows(candidate: Path, base: Path) -> pd.Series:
     """Mask of the candidate's test rows absent from the base's training split."""
-    from churn.contract import schema
+    from churn.contract import load
 
+    id_column = load(PROJECT_ROOT / "contract.yaml").id.name
     test = pd.read_parquet(candidate / "artifacts/prepared/test.parquet")
-    train_ids = pd.read_parquet(base / "artifacts/prepared/train.parquet")[schema.ID]
-    return ~test[schema.ID].isin(train_ids)
+    train_ids = pd.read_parquet(base / "artifacts/prepared/train.parquet")[id_column]
+    return ~test[id_column].isin(train_ids)
 
 
 def test_a_changed_split_is_not_judged_on_the_base_models_training_rows(
@@ -359,13 +336,12 @@ def test_a_changed_split_is_not_judged_on_the_base_models_training_rows(
 
 
 def test_with_enough_fresh_rows_both_models_are_scored_on_those_only(
-    wide_split_repo, improved_repo, monkeypatch
+    wide_split_repo, improved_repo, monkeypatch, contract
 ):
     """(g) Half the rows held out anew: the rows the base never saw are enough to pair on, and
     the base column is the base model scored on exactly those rows."""
     from churn import metrics
     from churn.artifacts import saved_model
-    from churn.contract import schema
 
     fresh = _fresh_test_rows(wide_split_repo, improved_repo)
     assert fresh.sum() >= 500
@@ -377,7 +353,7 @@ def test_with_enough_fresh_rows_both_models_are_scored_on_those_only(
     test = pd.read_parquet(wide_split_repo / "artifacts/prepared/test.parquet")[fresh.to_numpy()]
     base = saved_model.load(improved_repo / "models" / "model")
     scores = base.predict_proba(test[list(base.pipeline.feature_names_in_)])
-    expected = metrics.score("roc_auc", test[schema.TARGET].to_numpy(), scores, 0.5)
+    expected = metrics.score("roc_auc", test[contract.target.name].to_numpy(), scores, 0.5)
     assert outcome.metric("roc_auc")["base"] == pytest.approx(expected, abs=1e-9)
     assert "that the base model was not trained on" in outcome.report["mode_note"]
 
@@ -497,13 +473,13 @@ def _report_exit(repo: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_an_unexpected_error_is_exit_2_with_a_report_never_1(improved_repo, tmp_path):
+def test_an_unexpected_error_is_exit_2_with_a_report_never_1(improved_repo, tmp_path, contract):
     """A target that is not 0/1 makes scikit-learn raise inside the report: that is "no report
     could be made" (2), never "the gate failed" (1), and the comment still says why."""
-    from churn.contract import schema
+    target = contract.target.name
 
     def encode_badly(test: pd.DataFrame) -> pd.DataFrame:
-        return test.assign(**{schema.TARGET: test[schema.TARGET] * 2})
+        return test.assign(**{target: test[target] * 2})
 
     repo = _with_test_rows(improved_repo, tmp_path / "bad-target", encode_badly)
     result = _report_exit(repo)
@@ -514,13 +490,13 @@ def test_an_unexpected_error_is_exit_2_with_a_report_never_1(improved_repo, tmp_
     assert json.loads((repo / "r.json").read_text())["exit_code"] == 2
 
 
-def test_a_metric_the_gate_cannot_compute_is_no_verdict(improved_repo, tmp_path):
+def test_a_metric_the_gate_cannot_compute_is_no_verdict(improved_repo, tmp_path, contract):
     """Test rows of one class only: ROC AUC is undefined (NaN), and a gate comparing NaN would
     pass or fail by accident. No verdict (2), saying why."""
-    from churn.contract import schema
+    target = contract.target.name
 
     def one_class(test: pd.DataFrame) -> pd.DataFrame:
-        return test[test[schema.TARGET] == 0]
+        return test[test[target] == 0]
 
     repo = _with_test_rows(improved_repo, tmp_path / "one-class", one_class)
     result = _report_exit(repo)
@@ -548,7 +524,11 @@ def test_changed_data_that_cannot_be_fetched_fails_the_gate_with_instructions(
     without a shared remote): the pipeline could not run, and the report says which data is
     missing and how to push it; the gate fails (exit 1)."""
     repo = _isolated_copy(new_data_repo, tmp_path / "no-data")
-    for output in ("data/wa_churn.csv", "models/model", "artifacts/prepared"):
+    for output in (
+        load(PROJECT_ROOT / "contract.yaml").data_path,
+        "models/model",
+        "artifacts/prepared",
+    ):
         path = repo / output
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     out = repo / "reports"

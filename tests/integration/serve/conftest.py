@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,36 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
-from tests.conftest import PROJECT_ROOT
-from tests.integration.conftest import free_port, wait_until_up
+from tests.integration.conftest import Pipeline, free_port, wait_until_up
 
-from churn import cli, data
-from churn.artifacts import prepared_split, saved_model
+from churn.artifacts import saved_model
 
 # Small limits on the main server make the 413 cases cheap to provoke.
 MAX_ROWS = 50
 MAX_BODY_MB = 0.05
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    root: Path
-    model_dir: Path
-    compiled_dir: Path
-    prepared_dir: Path
-    scores_db: Path
-    params: Path
-
-    @property
-    def features(self) -> pd.DataFrame:
-        return data.features(pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE))
-
-    @property
-    def test_split(self) -> pd.DataFrame:
-        return pd.read_parquet(self.prepared_dir / prepared_split.TEST_FILE)
 
 
 @dataclass
@@ -58,49 +36,6 @@ class Server:
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.client.get("/ping").status_code == 200
-
-
-def _run(*argv: str) -> None:
-    assert cli.main(list(argv)) == 0, f"churn {' '.join(argv)} failed"
-
-
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Pipeline:
-    root = tmp_path_factory.mktemp("serve-pipeline")
-    params = root / "params.yaml"
-    shutil.copy(PROJECT_ROOT / "params.yaml", params)
-    p = Pipeline(
-        root=root,
-        model_dir=root / "models" / "model",
-        compiled_dir=root / "models" / "compiled",
-        prepared_dir=root / "prepared",
-        scores_db=root / "scores.sqlite",
-        params=params,
-    )
-    _run("prepare", "--raw", str(raw_csv), "--out", str(p.prepared_dir), "--params", str(params))
-    _run(
-        "train", "--data", str(p.prepared_dir), "--model", str(p.model_dir), "--params", str(params)
-    )
-    _run(
-        "compile",
-        "--model",
-        str(p.model_dir),
-        "--data",
-        str(p.prepared_dir),
-        "--out",
-        str(p.compiled_dir),
-    )
-    _run(
-        "score",
-        "--model",
-        str(p.model_dir),
-        "--input",
-        str(raw_csv),
-        "--out",
-        str(p.scores_db),
-        "--no-progress",
-    )
-    return p  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +97,6 @@ def server(pipeline: Pipeline, pycache: Path) -> Iterator[Server]:
     argv = serve_argv(
         "--model", str(pipeline.model_dir),
         "--compiled", str(pipeline.compiled_dir),
-        "--params", str(pipeline.params),
         "--scores", str(pipeline.scores_db),
         "--max-rows", str(MAX_ROWS),
         "--max-body-mb", str(MAX_BODY_MB),

@@ -27,51 +27,81 @@ def _without(name: str) -> Callable[[Row], Row]:
     return lambda row: {k: v for k, v in row.items() if k != name}
 
 
-# (case, change to a good row, status, words the message must contain)
-ROW_CASES = [
-    ("missing column", _without("tenure"), 422, ["missing", "tenure"]),
-    ("extra column", _with(shoe_size=44), 422, ["unexpected", "shoe_size"]),
-    ("string for a number", _with(tenure="twelve"), 422, ["tenure", "expected a number"]),
-    ("number for a string", _with(contract=2), 422, ["contract", "expected a string"]),
-    ("boolean for an integer", _with(partner=True), 422, ["partner", "expected a number"]),
-    ("not 0 or 1", _with(partner=2), 422, ["partner", "0 or 1"]),
-    ("fraction in an integer", _with(senior_citizen=0.5), 422, ["senior_citizen"]),
-    ("unknown category", _with(contract="Weekly"), 422, ["contract", "unknown category", "Weekly"]),
-    ("null total", _with(total_charges=None), 422, ["total_charges", "missing value"]),
-    ("out of range", _with(tenure=-3), 422, ["tenure", "outside"]),
-    ("list as a value", _with(internet_service=["DSL"]), 422, ["internet_service"]),
-]
+def _row_cases(contract) -> list[tuple[str, Callable[[Row], Row], list[str]]]:
+    """(case, change to a good row, words the 422 must contain), from the contract's columns."""
+    first = {}
+    for feature in contract.features:
+        first.setdefault(feature.kind, feature.name)
+    strict = next((f.name for f in contract.features if f.blank is None), None)
+    name = contract.features[0].name
+    cases = [
+        ("missing column", _without(name), ["missing", name]),
+        ("extra column", _with(shoe_size=44), ["unexpected", "shoe_size"]),
+        ("list as a value", _with(**{name: [1]}), [name]),
+    ]
+    if "number" in first:
+        number = first["number"]
+        cases.append(("string for a number", _with(**{number: "twelve"}), [number, "a number"]))
+    if "category" in first:
+        category = first["category"]
+        cases += [
+            ("number for a string", _with(**{category: 2}), [category, "expected text"]),
+            ("unknown category", _with(**{category: "Weekly"}), [category, "unknown", "Weekly"]),
+        ]
+    if "binary" in first:
+        binary = first["binary"]
+        cases += [
+            ("boolean for a number", _with(**{binary: True}), [binary, "expected a number"]),
+            ("not 0 or 1", _with(**{binary: 2}), [binary, "0 or 1"]),
+            ("fraction in a binary", _with(**{binary: 0.5}), [binary, "0 or 1"]),
+        ]
+    if strict is not None:
+        cases.append(("null where no blank is allowed", _with(**{strict: None}), [strict, "blank"]))
+    return cases
 
 
-@pytest.mark.parametrize(
-    ("change", "status", "words"),
-    [pytest.param(c, s, w, id=name) for name, c, s, w in ROW_CASES],
-)
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        from tests.conftest import PROJECT_ROOT
+
+        from churn.contract import load
+
+        cases = _row_cases(load(PROJECT_ROOT / "contract.yaml"))
+        metafunc.parametrize("case", cases, ids=[name for name, _, _ in cases])
+
+
 @pytest.mark.parametrize("endpoint", ["/invocations", "/predict"])
 def test_bad_values_are_refused_naming_the_column(
-    server: Server, good_row: Row, *, endpoint: str, change, status: int, words: list[str]
+    server: Server, good_row: Row, endpoint: str, case
 ) -> None:
+    _, change, words = case
     rows = [good_row, change(good_row)]
     body = {"dataframe_records": rows} if endpoint == "/invocations" else {"records": rows}
     response = server.client.post(endpoint, json=body)
-    assert response.status_code == status, response.text
+    assert response.status_code == 422, response.text
     message = response.json()["message"]
     for word in words:
         assert word in message
     assert "row 2" in message
 
 
-def test_nan_in_csv_is_refused(server: Server, pipeline: Pipeline) -> None:
-    frame = pipeline.features.iloc[:3].astype(str)
-    frame.loc[frame.index[1], "monthly_charges"] = "NaN"
-    frame.loc[frame.index[2], "tenure"] = ""
+def test_nan_and_blanks_in_csv_are_judged_by_the_contract(
+    server: Server, pipeline: Pipeline, contract
+) -> None:
+    number = next((f for f in contract.features if f.kind == "number"), None)
+    strict = next((f for f in contract.features if f.blank is None and f.numeric), None)
+    if number is None or strict is None:
+        pytest.skip("no number column, or none that refuses blanks")
+    frame = pipeline.features.iloc[:3].astype(str).replace("nan", "")
+    frame.loc[frame.index[1], number.name] = "NaN"
+    frame.loc[frame.index[2], strict.name] = ""
     response = server.client.post(
         "/invocations", content=frame.to_csv(index=False), headers={"Content-Type": "text/csv"}
     )
     assert response.status_code == 422
     problems = response.json()["problems"]
-    assert any("'tenure', row 3" in p and "missing value (empty)" in p for p in problems)
-    assert any("'monthly_charges', row 2" in p and "missing value" in p for p in problems)
+    assert any(f"'{number.name}': not a finite number" in p and "row 2" in p for p in problems)
+    assert any(f"'{strict.name}': blank value" in p and "row 3" in p for p in problems)
 
 
 def _post(server: Server, body: bytes, content_type: str = "application/json"):
@@ -132,8 +162,9 @@ def test_body_over_the_limit_is_413_with_or_without_a_length(server: Server) -> 
     assert streamed.status_code == 413
 
 
-def test_a_bad_path_parameter_is_422(server: Server) -> None:
-    assert server.client.get("/scores/not-a-number").status_code == 422
+def test_a_bad_path_parameter_is_422(server: Server, contract) -> None:
+    bad = "not-a-number" if contract.id.type == "integer" else "%20padded"
+    assert server.client.get(f"/scores/{bad}").status_code == 422
 
 
 def test_bad_requests_do_not_take_the_server_down(server: Server, pipeline: Pipeline) -> None:

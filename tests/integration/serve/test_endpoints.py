@@ -10,15 +10,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.serve.conftest import GIT_SHA, MAX_ROWS, Pipeline, Server
 
-from churn import params
 from churn.artifacts import saved_model
 from churn.artifacts.score_store import ScoreStore
-from churn.contract import schema
 
 pytestmark = pytest.mark.slow
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
+    # Blanks as a client sends them: null for a number (NaN), "" or null for a category.
     return json.loads(frame.to_json(orient="records"))
 
 
@@ -61,8 +60,7 @@ def test_health_names_the_model_commit_data_and_params(
     assert health["data_sha256"] == model.metadata["data_sha256"]
     assert health["train_rows"] == model.metadata["train_rows"]
     assert health["params"]["train"] == model.metadata["params"]
-    threshold = params.load(pipeline.params).evaluate.threshold
-    assert health["params"]["serve"]["threshold"] == threshold
+    assert health["params"]["serve"]["threshold"] == model.threshold
     assert health["scores_store"]["model_digest"] == model.digest
     assert health["uptime_seconds"] > 0
 
@@ -90,25 +88,28 @@ def test_invocations_match_the_pipeline_on_the_whole_test_split(
 
 
 def test_predict_gives_probability_label_and_echoes_ids(
-    server: Server, pipeline: Pipeline, model: saved_model.SavedModel
+    server: Server, pipeline: Pipeline, model: saved_model.SavedModel, contract
 ) -> None:
-    threshold = params.load(pipeline.params).evaluate.threshold
+    """Named as the contract names them: `<target>_probability`, `<target>`, `<id>`."""
+    threshold = model.threshold
+    id_name = contract.id.name
     rows = pipeline.test_split.iloc[:MAX_ROWS]
-    features = rows[[c.name for c in schema.FEATURES]]
-    records = _records(rows[[schema.ID, *features.columns]])
-    records[1].pop(schema.ID)  # the id is optional, record by record
+    features = rows[list(contract.feature_names)]
+    records = _records(rows[[id_name, *features.columns]])
+    records[1].pop(id_name)  # the id is optional, record by record
     response = server.client.post("/predict", json={"records": records})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["threshold"] == threshold
     expected = model.predict_proba(features)
-    got = [p["churn_probability"] for p in body["predictions"]]
+    got = [p[contract.probability_field] for p in body["predictions"]]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
-    assert [p["churn"] for p in body["predictions"]] == list(expected >= threshold)
-    ids = [p.get(schema.ID) for p in body["predictions"]]
-    assert ids[0] == rows[schema.ID].iloc[0]
+    labels = [p[contract.target.name] for p in body["predictions"]]
+    assert labels == list(expected >= threshold)
+    ids = [p.get(id_name) for p in body["predictions"]]
+    assert ids[0] == rows[id_name].iloc[0]
     assert ids[1] is None
-    assert ids[2:] == rows[schema.ID].iloc[2:].tolist()
+    assert ids[2:] == rows[id_name].iloc[2:].tolist()
 
 
 def test_empty_input_scores_nothing(server: Server) -> None:
@@ -117,35 +118,59 @@ def test_empty_input_scores_nothing(server: Server) -> None:
     assert response.json()["predictions"] == []
 
 
-def test_scores_come_from_the_pre_scored_store(server: Server, pipeline: Pipeline) -> None:
+def test_scores_come_from_the_pre_scored_store(
+    server: Server, pipeline: Pipeline, contract
+) -> None:
+    key = pipeline.test_split[contract.id.name].iloc[0].item()
     with ScoreStore.open(pipeline.scores_db) as store:
-        customer = int(pipeline.test_split[schema.ID].iloc[0])
-        stored = store.get(customer)
-    response = server.client.get(f"/scores/{customer}")
+        stored = store.get(key)
+    response = server.client.get(f"/scores/{key}")
     assert response.status_code == 200, response.text
-    assert response.json()[schema.ID] == customer
-    assert response.json()["churn_probability"] == stored
+    assert response.json()[contract.id.name] == key
+    assert response.json()[contract.probability_field] == stored
 
 
-def test_unknown_customer_is_a_404_naming_the_id(server: Server) -> None:
-    response = server.client.get("/scores/999999999")
+def test_an_absent_id_is_a_404_naming_it(server: Server, contract) -> None:
+    absent = "999999999" if contract.id.type == "integer" else "no-such-id"
+    response = server.client.get(f"/scores/{absent}")
     assert response.status_code == 404
-    assert "999999999" in response.json()["message"]
+    assert absent in response.json()["message"]
 
 
-def test_openapi_documents_every_endpoint_and_the_columns(server: Server) -> None:
+@pytest.mark.parametrize("path", ["%201%20", "+5", "1_0", "%20x"])
+def test_a_path_that_is_not_an_id_is_a_counted_422_in_the_usual_shape(
+    server: Server, contract, path: str
+) -> None:
+    before = _metrics(server)
+    response = server.client.get(f"/scores/{path}")
+    if contract.id.type == "string" and path in ("+5", "1_0"):
+        assert response.status_code == 404  # valid string ids, simply not stored
+        return
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert contract.id.name in body["message"]
+    after = _metrics(server)
+    errors = "churn_request_errors_total"
+    route = f"/scores/{{{contract.id.name}}}"
+    labels = {"endpoint": route, "reason": "invalid_input"}
+    counted = _value(after["churn_request_errors"], errors, **labels)
+    assert counted - _value(before.get("churn_request_errors", []), errors, **labels) == 1
+
+
+def test_openapi_documents_every_endpoint_and_the_columns(server: Server, contract) -> None:
     spec = server.client.get("/openapi.json").json()
-    assert {
-        "/ping",
-        "/health",
-        "/metrics",
-        "/invocations",
-        "/predict",
-        "/scores/{customer_id}",
-    } <= set(spec["paths"])
+    lookup = f"/scores/{{{contract.id.name}}}"
+    assert {"/ping", "/health", "/metrics", "/invocations", "/predict", lookup} <= set(
+        spec["paths"]
+    )
+    (parameter,) = spec["paths"][lookup]["get"]["parameters"]
+    assert parameter["name"] == contract.id.name
     record = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
-    customer = record["schema"]["properties"]["records"]["items"]
-    assert customer["properties"]["contract"]["enum"] == list(schema.column("contract").categories)
+    properties = record["schema"]["properties"]["records"]["items"]["properties"]
+    assert set(properties) == {contract.id.name, *contract.feature_names}
+    for path, method in (("/predict", "post"), ("/invocations", "post")):
+        assert "413" in spec["paths"][path][method]["responses"]
     assert server.client.get("/docs").status_code == 200
 
 

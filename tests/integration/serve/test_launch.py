@@ -58,7 +58,6 @@ def test_the_image_command_serves_on_port_with_onnx(
     assert env["OMP_NUM_THREADS"] == "1"
     # Lay out the image's working directory as its COPY lines do, from this session's pipeline.
     built = {
-        "params.yaml": pipeline.params,
         "models/model": pipeline.model_dir,
         "models/compiled": pipeline.compiled_dir,
     }
@@ -118,7 +117,7 @@ def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(
         from pathlib import Path
         from churn.deliver.serve.app import Settings, create_app
 
-        app = create_app(Settings(Path({str(pipeline.model_dir)!r}), 0.5,
+        app = create_app(Settings(Path({str(pipeline.model_dir)!r}),
                                   compiled_dir=Path({str(pipeline.compiled_dir)!r})))
 
         async def start_and_stop():

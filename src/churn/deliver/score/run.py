@@ -1,10 +1,11 @@
-"""Command `score`: pre-score a dataset into the score store ("served as data").
+"""Command `score`: pre-score a table into the score store ("served as data").
 
-The input (CSV or Parquet) is read in chunks, so memory stays flat however many rows it has.
-Each chunk goes through the pipeline's own checks (`data.validate`, minus the label, which a
-table to score need not have) and cleaning (`data.clean`), so a stored score is exactly what
-`SavedModel.predict_proba` gives for that customer. The store is replaced only when every row
-has been scored: bad data or an interruption leaves the previous store as it was.
+The input (CSV or Parquet) is read in blocks of rows, so memory stays flat however many rows it
+has. Each block is checked against the contract the model was trained under (the same rules as
+the pipeline's raw data and the service's requests; a label column, if present, is ignored),
+its derived blanks are filled, and it is scored, so a stored score is exactly what the model
+gives for that row. Ids are stored exactly as the id parser reads them. The store is replaced
+only when every row has been scored: bad data or an interruption leaves the previous store.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from churn import data
 from churn.artifacts import saved_model, score_store
-from churn.contract import schema
+from churn.contract import Contract, DataValidationError, complete, rules, table, text
+from churn.contract import load as load_contract
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_CHUNK_ROWS = 50_000
 FORMATS = (".csv", ".parquet")
@@ -41,9 +44,12 @@ def run(
     from tqdm import tqdm
 
     model = saved_model.load(model_dir)
+    contract = load_contract(saved_model.read(model_dir).contract)
     chunks, total = open_chunks(input_path, chunk_rows)
     with (
-        score_store.create(store_path, model_digest=model.digest, source=input_path.name) as out,
+        score_store.create(
+            store_path, model_digest=model.digest, source=input_path.name, id_type=contract.id.type
+        ) as out,
         # mininterval 0: the bar moves once per chunk, which is rare enough to show each step.
         tqdm(
             total=total,
@@ -55,49 +61,52 @@ def run(
         ) as bar,
     ):
         for row_offset, chunk in chunks:
-            write_chunk(model, chunk, row_offset, out)
-            bar.update(len(chunk))
+            write_chunk(contract, model, chunk, row_offset, out)
+            bar.update(chunk.num_rows)
         if out.rows == 0:
-            raise data.DataValidationError([f"{input_path} has no rows to score"])
+            raise DataValidationError([f"{input_path} has no rows to score"])
     with score_store.ScoreStore.open(store_path) as store:
         return store.info()
 
 
 def write_chunk(
+    contract: Contract,
     model: saved_model.SavedModel,
-    chunk: pd.DataFrame,
+    chunk: pa.Table,
     row_offset: int,
     out: score_store.StoreWriter,
 ) -> None:
-    """Validate, clean and score one chunk of text columns, then add it to the store."""
+    """Check, complete and score one block of text columns, then add it to the store."""
+    import pandas as pd
+
+    rows = rules.RowNames("line", row_offset)
     # A label in the input (e.g. the training table itself) plays no part in scoring.
-    chunk = chunk.drop(columns=[schema.TARGET], errors="ignore")
-    typed = data.validate(chunk, with_target=False, row_offset=row_offset)
-    cleaned = data.clean(typed)
-    scores = model.predict_proba(data.features(cleaned))
+    if contract.target.name in chunk.column_names:
+        chunk = chunk.drop_columns([contract.target.name])
+    columns = text.check_arrow(contract, chunk, with_target=False, rows=rows)
+    columns = complete.derive_blanks(contract, columns, rows)
+    scores = model.predict_proba(table.features(contract, pd.DataFrame(columns)))
+    ids = columns[contract.id.name]
     try:
-        out.add(cleaned[schema.ID].tolist(), np.asarray(scores, dtype=float).tolist())
+        out.add(ids.tolist(), np.asarray(scores, dtype=float).tolist())
     except score_store.DuplicateIdError as exc:
-        raise data.DataValidationError([_duplicates(typed, exc.ids, row_offset)]) from None
+        problems = rules.Problems(rows)
+        clashing = set(exc.ids)
+        for index in np.flatnonzero(np.isin(ids, list(clashing)))[: rules.SHOWN_ROWS]:
+            problems.add(
+                contract.id.name,
+                "duplicate id (scored from an earlier row)",
+                int(index),
+                ids[index],
+            )
+        raise DataValidationError(problems) from None
 
 
-def _duplicates(typed: pd.DataFrame, ids: list[int], row_offset: int) -> str:
-    positions = np.flatnonzero(typed[schema.ID].isin(ids).to_numpy())
-    shown = ", ".join(
-        f"line {row_offset + p + 2} ({typed[schema.ID].iat[p]})" for p in positions[:5]
-    )
-    more = f" and {len(positions) - 5} more" if len(positions) > 5 else ""
-    return (
-        f"column '{schema.ID}': duplicate id in {len(positions)} row(s): {shown}{more}; "
-        "each id was already scored from an earlier row"
-    )
+def open_chunks(path: Path, chunk_rows: int) -> tuple[Iterator[tuple[int, pa.Table]], int]:
+    """(row offset, all-text block) pairs of `path`, and its row count for the progress bar.
 
-
-def open_chunks(path: Path, chunk_rows: int) -> tuple[Iterator[tuple[int, pd.DataFrame]], int]:
-    """(row offset, all-text chunk) pairs of `path`, and its row count for the progress bar.
-
-    Every value arrives as text, as `data.load_raw` reads the raw CSV, so the same validator
-    applies to both formats; a missing Parquet value becomes a blank.
+    Every value arrives as text, as the raw CSV is read, so the same checks apply to both
+    formats; a missing Parquet value becomes a blank.
     """
     path = Path(path)
     if not path.is_file():
@@ -118,22 +127,28 @@ def open_chunks(path: Path, chunk_rows: int) -> tuple[Iterator[tuple[int, pd.Dat
     raise ScoreError(f"{path}: unsupported format {suffix!r}; expected one of {', '.join(FORMATS)}")
 
 
-def _with_offsets(chunks: Iterator[pd.DataFrame]) -> Iterator[tuple[int, pd.DataFrame]]:
+def _with_offsets(chunks: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
     offset = 0
     for chunk in chunks:
         yield offset, chunk
-        offset += len(chunk)
+        offset += chunk.num_rows
 
 
-def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    # The same reading options as `data.load_raw`: text only, blanks stay blank.
-    try:
-        with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_rows) as reader:
-            yield from reader
-    except pd.errors.EmptyDataError:
-        raise data.DataValidationError([f"{path} is empty: no header and no rows"]) from None
-    except pd.errors.ParserError as exc:
-        raise data.DataValidationError([f"{path} is not valid CSV: {exc}"]) from None
+def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in table.text_batches(path):
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunk_rows:
+            whole = pa.Table.from_batches(pending)
+            yield whole.slice(0, chunk_rows)
+            rest = whole.slice(chunk_rows)
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending)
 
 
 def _csv_rows(path: Path) -> int:
@@ -148,15 +163,15 @@ def _csv_rows(path: Path) -> int:
     return max(lines - 1, 0)
 
 
-def _parquet_chunks(parquet: Any, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(parquet: Any, chunk_rows: int) -> Iterator[pa.Table]:
     import pyarrow as pa
 
     for batch in parquet.iter_batches(batch_size=chunk_rows):
         names = batch.schema.names
         # Arrow writes floats in their shortest round-trip form, so parsing the text back
         # gives the very same numbers.
-        text = [_as_text(column, name) for column, name in zip(batch.columns, names, strict=True)]
-        yield pa.Table.from_arrays(text, names=names).to_pandas()
+        cells = [_as_text(column, name) for column, name in zip(batch.columns, names, strict=True)]
+        yield pa.Table.from_arrays(cells, names=names)
 
 
 def _as_text(column: Any, name: str) -> Any:

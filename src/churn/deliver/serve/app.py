@@ -22,9 +22,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from churn import contract as data_contract
 from churn.artifacts import saved_model
 from churn.artifacts.score_store import ScoreStore
-from churn.contract import schema
 from churn.deliver.serve import openapi
 from churn.deliver.serve.batching import MicroBatcher
 from churn.deliver.serve.inputs import Batch, InputSpec, RequestError
@@ -48,8 +48,6 @@ _REASONS = {
 @dataclass(frozen=True)
 class Settings:
     model_dir: Path
-    # Label cut-off for `/predict` and `/scores` (`evaluate.threshold` in params.yaml).
-    threshold: float
     # Output of `churn compile`; the ONNX graph there is used only if its check passed.
     compiled_dir: Path | None = None
     # SQLite store written by `churn score`, for `GET /scores/{id}`.
@@ -67,6 +65,8 @@ class Service:
     settings: Settings
     card: saved_model.ModelCard
     spec: InputSpec
+    # Label cut-off for `/predict` and `/scores`: the model's own, recorded at training.
+    threshold: float
     metrics: Metrics
     git_commit: str
     started: float = field(default_factory=time.monotonic)
@@ -155,18 +155,41 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content, option=_NUMPY), status, media_type=_JSON)
 
 
+def _contract(card: saved_model.ModelCard) -> data_contract.Contract:
+    """The contract the model was trained under, which must describe its signature."""
+    try:
+        contract = data_contract.load(card.contract)
+    except data_contract.ContractError as exc:
+        raise saved_model.ModelLoadError(f"{card.path}: {exc}; retrain it (`make run`)") from None
+    signature = [column["name"] for column in card.inputs]
+    if signature != list(contract.feature_names):
+        raise saved_model.ModelLoadError(
+            f"{card.path}: its signature ({', '.join(signature)}) is not its contract's features"
+        )
+    if card.threshold is None:
+        raise saved_model.ModelLoadError(
+            f"{card.path} records no label threshold: retrain it (`make run`)"
+        )
+    return contract
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The service for `settings.model_dir`; the predictor loads when the server starts."""
     card = saved_model.read(settings.model_dir)
-    spec = InputSpec.from_signature(card.inputs, settings.max_rows)
+    contract = _contract(card)
+    spec = InputSpec(contract, settings.max_rows)
+    threshold = float(card.threshold or 0.0)
+    id_name, target = contract.id.name, contract.target.name
+    probability = contract.probability_field
     metrics = Metrics()
     app = FastAPI(
-        title="churn model service",
-        summary="Churn probability per customer, from the model the pipeline trained.",
+        title=f"{target} model service",
+        summary=f"The probability of {target} = {contract.target.positive!r} per {id_name}, "
+        "from the model the pipeline trained.",
         version=card.digest[:12],
         lifespan=_lifespan,
     )
-    app.state.service = Service(settings, card, spec, metrics, _git_commit(settings))
+    app.state.service = Service(settings, card, spec, threshold, metrics, _git_commit(settings))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(RequestError)
@@ -195,7 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "params": {
                     "train": metadata.get("params"),
                     "serve": {
-                        "threshold": settings.threshold,
+                        "threshold": threshold,
                         "max_rows": settings.max_rows,
                         "max_body_bytes": settings.max_body_bytes,
                     },
@@ -227,7 +250,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post(
         "/predict",
-        summary="Churn probability and label for each customer record",
+        summary=f"{probability} and {target} label for each record",
         description=openapi.PREDICT_DESCRIPTION,
         openapi_extra=openapi.predict(spec),
         response_class=Response,
@@ -237,41 +260,40 @@ def create_app(settings: Settings) -> FastAPI:
         body = await _read_body(request, settings.max_body_bytes)
         batch = spec.parse_predict(body)
         scores = await service.score(batch, "/predict")
-        labels = (scores >= settings.threshold).tolist()
+        labels = (scores >= threshold).tolist()
         rows = [
-            {"churn_probability": p, "churn": label}
+            {probability: p, target: label}
             for p, label in zip(scores.tolist(), labels, strict=True)
         ]
         if batch.ids is not None:
-            for row, customer in zip(rows, batch.ids, strict=True):
-                row[schema.ID] = customer
-        return _json({"threshold": settings.threshold, "predictions": rows})
+            for row, key in zip(rows, batch.ids, strict=True):
+                if key is not None:
+                    row[id_name] = key
+        return _json({"threshold": threshold, "predictions": rows})
 
-    @app.get(
-        "/scores/{customer_id}",
-        summary="The pre-scored churn probability of one customer (from `churn score`)",
-        responses=openapi.SCORES_RESPONSES,
-    )
-    async def scores(customer_id: int, request: Request) -> Response:
+    async def lookup(request: Request) -> Response:
         service: Service = request.app.state.service
+        key = spec.parse_id(request.path_params[id_name])
         if service.store is None:
             raise RequestError(
                 404,
                 "no pre-scored store is configured: start the service with "
                 "`churn serve --scores PATH` or the SCORES_DB environment variable",
             )
-        probability = service.store.get(customer_id)
-        if probability is None:
+        score = service.store.get(key)
+        if score is None:
             store = Path(str(settings.scores_path)).name
-            raise RequestError(
-                404, f"customer {customer_id} is not in the pre-scored store {store}"
-            )
-        return _json(
-            {
-                schema.ID: customer_id,
-                "churn_probability": probability,
-                "churn": probability >= settings.threshold,
-            }
-        )
+            raise RequestError(404, f"{id_name} {key!r} is not in the pre-scored store {store}")
+        return _json({id_name: key, probability: score, target: score >= threshold})
 
+    # Declared by hand: the path parameter is named after the contract's id column.
+    app.add_api_route(
+        f"/scores/{{{id_name}}}",
+        lookup,
+        methods=["GET"],
+        summary=f"The pre-scored {probability} of one {id_name} (from `churn score`)",
+        openapi_extra=openapi.scores(contract),
+        responses=openapi.SCORES_RESPONSES,
+        response_class=Response,
+    )
     return app

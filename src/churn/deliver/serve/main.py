@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -18,13 +19,12 @@ DEFAULT_PORT = 8080
 EXIT_ERROR = 2
 
 
-def settings_from(args: argparse.Namespace, threshold: float):
+def settings_from(args: argparse.Namespace):
     from churn.deliver.serve.app import Settings
 
     scores = args.scores or (Path(os.environ["SCORES_DB"]) if os.environ.get("SCORES_DB") else None)
     return Settings(
         model_dir=args.model,
-        threshold=threshold,
         compiled_dir=args.compiled,
         scores_path=scores,
         max_rows=args.max_rows,
@@ -41,7 +41,18 @@ def _port(args: argparse.Namespace) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, threshold: float) -> int:
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another process holds now, with exit 2 like every start-up error
+    (uvicorn would exit 3 after loading the model)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 with a one-line reason if the service cannot start."""
     import uvicorn
 
@@ -50,7 +61,9 @@ def run(args: argparse.Namespace, threshold: float) -> int:
 
     try:
         port = _port(args)
-        settings = settings_from(args, threshold)
+        host = args.host or os.environ.get("HOST") or "127.0.0.1"
+        _check_free(host, port)
+        settings = settings_from(args)
         if settings.max_rows < 1 or settings.max_body_bytes < 1:
             raise ValueError("--max-rows and --max-body-mb must be positive")
         if settings.scores_path is not None:
@@ -62,7 +75,7 @@ def run(args: argparse.Namespace, threshold: float) -> int:
         return EXIT_ERROR
     uvicorn.run(
         app,
-        host=args.host or os.environ.get("HOST") or "127.0.0.1",
+        host=host,
         port=port,
         # uvloop and httptools when installed (the image has both), else asyncio and h11.
         loop="auto",

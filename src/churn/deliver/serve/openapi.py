@@ -9,26 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from churn.contract import schema
-from churn.deliver.serve.inputs import FORMATS, InputSpec
+from churn.contract import Contract, ids
+from churn.deliver.serve.inputs import FORMATS, InputSpec, json_schema
 
 INVOCATIONS_DESCRIPTION = """\
 Accepts what `mlflow models serve` accepts: a JSON object with exactly one of
 `dataframe_split`, `dataframe_records`, `instances` or `inputs` (rows as objects, or an object of
 column lists), or CSV with a header row (`Content-Type: text/csv`). Answers
-`{"predictions": [[P(stays), P(churns)], ...]}`, one pair per row, as MLflow does for this model.
+`{"predictions": [[P(negative), P(positive)], ...]}`, one pair per row, as MLflow does for this
+model.
 
-Every column of the model signature is required and no other is allowed; categories and ranges
-come from the data schema; missing values are refused (send `total_charges` filled the way the
-pipeline cleans it: tenure x monthly charges). Errors: 400 unreadable body, 413 too many rows or
-too large a body, 415 other content types, 422 a column or value the model cannot take, with the
-column and row named.
+Every feature column of the data contract is required and no other is allowed; categories,
+ranges and where a blank (null, or an empty string) is allowed come from the contract, and
+blanks are filled as it declares. Errors: 400 unreadable body, 413 too many rows or too large a
+body, 415 other content types, 422 a column or value the model cannot take, with the column and
+row named.
 """
 
 PREDICT_DESCRIPTION = """\
-Typed customer records in, churn probability and label out (label: probability >= the
-threshold, `evaluate.threshold` in params.yaml). A record may carry its `customer_id`, which is
-echoed back. Validation and errors as for `/invocations`.
+Typed records in, probability and label out (label: probability >= the threshold the model was
+trained with). A record may carry its id, which is echoed back. Validation and errors as for
+`/invocations`.
 """
 
 _ERROR = {
@@ -54,16 +55,41 @@ def _error_responses(*codes: int) -> dict[str, Any]:
 
 SCORES_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {
-        "description": "the customer is not in the store, or the service has no store",
+        "description": "the id is not in the store, or the service has no store",
+        "content": {"application/json": {"schema": _ERROR}},
+    },
+    422: {
+        "description": "the path is not an id by the contract's rules",
         "content": {"application/json": {"schema": _ERROR}},
     },
 }
 
 
+def id_schema(contract: Contract) -> dict[str, Any]:
+    if contract.id.type == "integer":
+        return {"type": "integer", "minimum": 0, "maximum": ids.MAX_INTEGER_ID}
+    return {"type": "string", "minLength": 1, "maxLength": ids.MAX_STRING_ID_LENGTH}
+
+
+def scores(contract: Contract) -> dict[str, Any]:
+    """The lookup route's path parameter, named and typed by the contract's id."""
+    return {
+        "parameters": [
+            {
+                "name": contract.id.name,
+                "in": "path",
+                "required": True,
+                "description": ids.rule(contract.id.type),
+                "schema": id_schema(contract),
+            }
+        ]
+    }
+
+
 def customer(spec: InputSpec, with_id: bool = False) -> dict[str, Any]:
-    properties = {f.name: f.json_schema() for f in spec.fields}
+    properties = {f.name: json_schema(f) for f in spec.contract.features}
     if with_id:
-        properties = {schema.ID: {"type": "integer"}, **properties}
+        properties = {spec.contract.id.name: id_schema(spec.contract), **properties}
     return {
         "type": "object",
         "properties": properties,
@@ -78,8 +104,8 @@ def invocations(spec: InputSpec) -> dict[str, Any]:
     columnar = {
         "type": "object",
         "properties": {
-            f.name: {"type": "array", "items": f.json_schema(), "maxItems": spec.max_rows}
-            for f in spec.fields
+            f.name: {"type": "array", "items": json_schema(f), "maxItems": spec.max_rows}
+            for f in spec.contract.features
         },
         "required": list(spec.names),
         "additionalProperties": False,
@@ -119,7 +145,7 @@ def invocations(spec: InputSpec) -> dict[str, Any]:
         },
         "responses": {
             "200": {
-                "description": "[P(stays), P(churns)] for each row",
+                "description": "[P(negative), P(positive)] for each row",
                 "content": {
                     "application/json": {
                         "schema": {
@@ -146,14 +172,15 @@ def invocations(spec: InputSpec) -> dict[str, Any]:
 
 
 def predict(spec: InputSpec) -> dict[str, Any]:
+    contract = spec.contract
     prediction = {
         "type": "object",
         "properties": {
-            schema.ID: {"type": "integer"},
-            "churn_probability": {"type": "number", "minimum": 0, "maximum": 1},
-            "churn": {"type": "boolean"},
+            contract.id.name: id_schema(contract),
+            contract.probability_field: {"type": "number", "minimum": 0, "maximum": 1},
+            contract.target.name: {"type": "boolean"},
         },
-        "required": ["churn_probability", "churn"],
+        "required": [contract.probability_field, contract.target.name],
     }
     return {
         "requestBody": {

@@ -20,9 +20,12 @@ import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
+from churn import contract
 from churn.artifacts import saved_model
 
 TEMPLATE = "pyproject.toml.in"
+# The project's name (the package's): its installed version numbers the wheel.
+_PROJECT = __name__.partition(".")[0]
 # A pickled scikit-learn estimator is only guaranteed to load in the version that pickled it;
 # the other libraries keep their formats within a major version.
 _EXACT = {"scikit-learn"}
@@ -35,21 +38,28 @@ class WheelError(RuntimeError):
     """The wheel could not be built from this template and model."""
 
 
-def build(model_dir: Path, source_dir: Path, out_dir: Path, *, threshold: float) -> Path:
+def build(model_dir: Path, source_dir: Path, out_dir: Path) -> Path:
     """Build the wheel into `out_dir` and return its path."""
-    model = saved_model.load(model_dir)
+    card = saved_model.read(model_dir)
+    if card.threshold is None or not card.contract.is_file():
+        raise WheelError(f"{model_dir} lacks its threshold or contract: retrain it (`make run`)")
     package = _package(source_dir)
-    version = f"{installed_version('churn')}+{model.digest[:12]}"
-    with tempfile.TemporaryDirectory(prefix="churn-wheel-") as tmp:
+    version = f"{installed_version(_PROJECT)}+{card.digest[:12]}"
+    ignored = shutil.ignore_patterns("__pycache__")
+    with tempfile.TemporaryDirectory(prefix=f"{_PROJECT}-wheel-") as tmp:
         stage = Path(tmp) / "project"
-        shutil.copytree(package, stage / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(package, stage / package.name, ignore=ignored)
+        # One copy of the loading and validating code, not two: the project's own modules.
         shutil.copy2(saved_model.__file__, stage / package.name / "_saved_model.py")
+        shutil.copytree(
+            Path(contract.__file__).parent, stage / package.name / "_contract", ignore=ignored
+        )
         shutil.copytree(model_dir, stage / package.name / "model")
         build_info = {
             "version": version,
-            "model_digest": model.digest,
-            "threshold": threshold,
-            "model_metadata": model.metadata,
+            "model_digest": card.digest,
+            "threshold": card.threshold,
+            "model_metadata": card.metadata,
         }
         (stage / package.name / "build.json").write_text(json.dumps(build_info, indent=2) + "\n")
         (stage / "pyproject.toml").write_text(

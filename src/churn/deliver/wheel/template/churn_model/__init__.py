@@ -1,18 +1,22 @@
-"""The churn model, embedded in your application: no service to call, no MLflow to install.
+"""The model, embedded in your application: no service to call, no MLflow to install.
 
     import churn_model
 
-    probabilities = churn_model.predict(frame)  # churn probability, one per row
-    labels = churn_model.predict_label(frame)  # 1 = likely to churn, at the project's threshold
-    churn_model.info()  # version, model digest, training params and data hash
+    probabilities = churn_model.predict(frame)  # probability of the positive class, per row
+    labels = churn_model.predict_label(frame)  # 1 where it reaches the model's threshold
+    churn_model.info()  # version, model digest, threshold, training params and data hash
+    churn_model.contract()  # the data contract: the columns `frame` must hold
 
 `frame` is a pandas DataFrame, or anything `pandas.DataFrame()` accepts such as a list of dicts,
-holding the model's feature columns (others are ignored) with clean values: categories spelled
-as in training and no missing values.
+holding the contract's feature columns (others, such as the id or the label, are ignored). Its
+values are checked by the same rules as the pipeline's raw data and the service's requests:
+blanks (None, NaN, "") are accepted where the contract allows them and filled as it says, and
+anything else it refuses raises `ValueError` naming the column and rows.
 
 This directory is the template `churn wheel` builds from. The build adds the model directory
-(`model/`), its loader (`_saved_model.py`, a copy of `churn.artifacts.saved_model`) and
-`build.json`.
+(`model/`, with its contract), its loader (`_saved_model.py`, a copy of
+`churn.artifacts.saved_model`), the contract's rules (`_contract/`, a copy of `churn.contract`)
+and `build.json`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._saved_model import SavedModel
+from ._contract import Contract, DataValidationError, complete, values
+from ._contract import load as _load_contract
+from ._saved_model import CONTRACT, SavedModel
 from ._saved_model import load as _load_model_dir
 
 _HERE = Path(__file__).parent
@@ -38,31 +44,42 @@ def load() -> SavedModel:
 
 
 @cache
+def contract() -> Contract:
+    """The data contract the bundled model was trained under."""
+    return _load_contract(_HERE / "model" / CONTRACT)
+
+
+@cache
 def info() -> dict[str, Any]:
     """What was built into this package: version, model digest, threshold, training metadata."""
     return json.loads((_HERE / "build.json").read_text(encoding="utf-8"))
 
 
 def predict(frame: Any) -> np.ndarray:
-    """The probability that each row's customer churns."""
-    model = load()
-    return np.asarray(model.predict_proba(_features(frame, model)), dtype=float)
+    """The probability of the positive class for each row."""
+    return np.asarray(load().predict_proba(_features(frame)), dtype=float)
 
 
 def predict_label(frame: Any, threshold: float | None = None) -> np.ndarray:
-    """1 where the churn probability reaches `threshold` (default: the project's), else 0."""
+    """1 where the probability reaches `threshold` (default: the model's own), else 0."""
     cut = info()["threshold"] if threshold is None else threshold
     return (predict(frame) >= cut).astype(int)
 
 
-def _features(frame: Any, model: SavedModel) -> pd.DataFrame:
+def _features(frame: Any) -> pd.DataFrame:
     frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
-    columns = list(model.pipeline.feature_names_in_)
-    missing = [c for c in columns if c not in frame.columns]
+    rules = contract()
+    missing = [name for name in rules.feature_names if name not in frame.columns]
     if missing:
         raise ValueError(f"missing column(s): {', '.join(missing)}")
-    features = frame[columns]
-    blank = [c for c in columns if features[c].isna().any()]
-    if blank:
-        raise ValueError(f"missing value(s) in column(s): {', '.join(blank)}")
-    return features
+    try:
+        typed, _ = values.check(rules, {n: frame[n].tolist() for n in rules.feature_names})
+        typed = complete.derive_blanks(rules, typed)
+    except DataValidationError as exc:
+        raise ValueError(str(exc)) from None
+    return pd.DataFrame(
+        {
+            f.name: np.asarray(typed[f.name], dtype=np.float64 if f.numeric else object)
+            for f in rules.features
+        }
+    )
