@@ -44,22 +44,21 @@ def _data_pull_request_event(origin: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def data_pull_request(github: Github, release, raw_csv: Path) -> Github:
+def data_pull_request(github: Github, release, raw_csv: Path, contract) -> Github:
     """A branch whose commit changes `data.dvc` (the newest customers dropped), merged as
     refs/pull/8/merge; the data itself is pushed nowhere, as on a fresh template."""
     origin = github.origin
     head = git(origin, "rev-parse", "HEAD")
     git(origin, "checkout", "-q", "-b", BRANCH, "main")
     frame = pd.read_csv(raw_csv, dtype=str, keep_default_na=False)
-    (origin / "data").mkdir(exist_ok=True)
-    frame[pd.to_numeric(frame["tenure"]) > 3].to_csv(
-        origin / "data" / "wa_churn.csv", index=False, lineterminator="\n"
-    )
+    raw = origin / contract.data_path
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    frame.iloc[: len(frame) * 9 // 10].to_csv(raw, index=False, lineterminator="\n")
     subprocess.run(["dvc", "add", "data"], cwd=origin, check=True, capture_output=True)
     git(origin, "add", "data.dvc")
-    git(origin, "commit", "-q", "-m", "Drop the newest customers from the data")
+    git(origin, "commit", "-q", "-m", "Keep nine tenths of the rows")
     # Only git travels to CI: the data stays in this machine's cache, as on a laptop.
-    shutil.rmtree(origin / "data")
+    shutil.rmtree(raw.parent)
     git(origin, "checkout", "-q", "--detach", "main")
     git(origin, "merge", "-q", "--no-ff", "-m", f"Merge {BRANCH} into main", BRANCH)
     git(origin, "update-ref", f"refs/pull/{DATA_PR_NUMBER}/merge", "HEAD")
