@@ -1,7 +1,9 @@
 # The command vocabulary: people, git hooks and CI all run these same targets.
 # `make help` lists them.
 
-PYTHON ?= python3.11
+# The project's Python, declared once: .python-version (CI's setup-python and the image read it).
+PYTHON_VERSION := $(strip $(file < .python-version))
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,11 +20,14 @@ export OMP_NUM_THREADS ?= 1
 # Nested makes (a workflow step run by a test run by `make test`) must not print "Entering
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
-.PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
-	serve bench bench-serve bench-score bench-report image
+.PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
+	serve bench bench-serve bench-score bench-report image current-model notebook mlflow
 
+# Colour only on a terminal: piped into a file or a pager, `make help` is plain text.
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=''; off=''; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / \
+	  {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +37,7 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
 
-install: $(STAMP) ## Create or refresh .venv from the locked requirements
+install: $(STAMP) ## Create or refresh .venv from the locked requirements; install the git hooks
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
 
 data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
@@ -50,7 +55,7 @@ repro: $(STAMP) ## Run the pipeline (only the stages whose inputs changed)
 metrics: $(STAMP) ## Show the current metrics
 	@dvc metrics show
 
-run: data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
+run: install data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
 
 # make itself can only exit 0 or 2, so the recipe says which failure it was; scripts read
 # `exit_code` in reports/report.json (0 passed, 1 gate failed, 2 no report could be made).
@@ -64,16 +69,29 @@ report: $(STAMP) ## Compare the workspace's model with BASE's (default main); fa
 	  *) echo "make report: no report could be made (churn report exited $$status)" >&2 ;; \
 	esac; exit $$status
 
-score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
+# The deliveries use what dvc.lock pins for this commit, or refuse: after `git checkout` of
+# another branch without the hooks, models/ may still be the other branch's.
+current-model: $(STAMP)
+	@dvc status --quiet train compile >/dev/null 2>&1 || { echo "models/ is not what dvc.lock \
+	pins for this commit (another branch's model, or inputs changed since the last run): run \
+	\`dvc checkout\` to get this commit's model, or \`make repro\` to rebuild it" >&2; exit 2; }
+
+score: current-model ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
 	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
 
-wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
+wheel: current-model ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
 
 IMAGE ?= churn-service
-serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
-	churn serve --model models/model --compiled models/compiled \
+serve: current-model ## Serve the pipeline's model on PORT (default 8080); /scores once `make score` ran
+	exec churn serve --model models/model --compiled models/compiled \
 	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+
+notebook: $(STAMP) ## Open the notebooks in JupyterLab, on the project's environment
+	exec jupyter lab --notebook-dir=notebooks
+
+mlflow: $(STAMP) ## Browse the pipeline's MLflow runs (the project's store, or MLFLOW_TRACKING_URI)
+	exec mlflow ui --workers 1 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}"
 
 bench: bench-serve bench-score bench-report ## Run the benchmarks (each against its baseline, measured in the same run)
 
@@ -88,7 +106,8 @@ bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach 
 	python benchmarks/bench_report.py
 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
-	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
+	  --tag '$(IMAGE)' .
 
 test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
@@ -101,14 +120,18 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
 	cd requirements && for set in bootstrap serve dev; do \
-	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
+	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
+
+rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
+	@python3 tools/rename_project.py '$(NAME)'
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke push-image \
+	ecr-image model-card register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -132,11 +155,21 @@ pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the repor
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
 	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
 
-smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
-	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
+	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
+
+smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping and /invocations, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)' serve) || exit 2; \
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+push-image: ## (CI) Push the smoke-tested image IMAGE_ID under TAGS (comma-separated); print digest=, ref=
+	@PYTHONPATH=src python3 -m churn.release.image_push push --image '$(IMAGE_ID)' --tags '$(TAGS)'
+
+ecr-image: ## (CI) Copy the pushed image SOURCE (repo@sha256:...) to ECR_REPOSITORY:TAG, for SageMaker
+	@PYTHONPATH=src python3 -m churn.release.image_push copy --source '$(SOURCE)' \
+	  --to '$(ECR_REPOSITORY):$(TAG)' --login-ecr
 
 model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
 	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \

@@ -8,6 +8,8 @@
 - The data is missing: `dvc pull` it; if no remote holds it, rebuild it from the source the
   contract declares (a package dataset, or a URL fsspec reads), and keep it only if it hashes
   to the pin. The rebuilt data is cached and pushed, so the remote holds it from then on.
+- There is no pin yet (a project adopting the template for its own table): build the data from
+  the declared source and pin it with `dvc add`, once; from then on the pin rules.
 """
 
 from __future__ import annotations
@@ -117,8 +119,26 @@ def verify(dvc_file: Path) -> str:
     return f"the data matches {dvc_file}"
 
 
+def first_pin(contract: Contract, dvc_file: Path) -> str:
+    """A new project's first data: rebuilt from the declared source, then pinned by `dvc add`."""
+    if contract.source is None:
+        raise FetchError(
+            f"there is no {dvc_file} yet: put the table at {contract.data_path} and run "
+            f"`dvc add {_tracked(dvc_file)}`, or declare data.source in the contract"
+        )
+    rebuild_from_source(contract, Path(contract.data_path))
+    added = _dvc("add", "--quiet", str(_tracked(dvc_file)))
+    if added.returncode != 0:
+        raise FetchError(f"`dvc add` failed:\n{added.stderr.strip()}")
+    return _push(
+        dvc_file, f"built the data from its source and pinned it in {dvc_file} (commit it)"
+    )
+
+
 def run(contract: Contract, dvc_file: Path) -> str:
     """Make the data tracked by `dvc_file` present as pinned; return what was done."""
+    if not dvc_file.exists():
+        return first_pin(contract, dvc_file)
     state = _state(dvc_file)
     if state == "unchanged":
         return f"the data already matches {dvc_file}: nothing to fetch"

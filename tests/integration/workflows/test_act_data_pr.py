@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 from tests.conftest import git
-from tests.integration.workflows.conftest import Github
-from tests.integration.workflows.test_act import step_results
+from tests.integration.workflows.conftest import Github, step_results
 
 from churn.release import pr_artifact
 

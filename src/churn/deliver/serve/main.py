@@ -8,10 +8,13 @@ The port follows the SageMaker convention: `PORT`, default 8080, the same for `c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from churn.artifacts.saved_model import ModelLoadError
 
@@ -73,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, ScoreStoreError, ValueError) as exc:
         print(f"churn serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    # Stopped by a signal (Ctrl-C, or SIGTERM from `docker stop` or a process manager), uvicorn
+    # shuts down gracefully and then raises the signal again; here that is an orderly exit 0,
+    # not a death by signal that `make serve` would report as "*** Terminated".
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        _serve(uvicorn, app, host, port, args.access_log)
+    return 0
+
+
+def _serve(uvicorn: Any, app: Any, host: str, port: int, access_log: bool) -> None:
     uvicorn.run(
         app,
         host=host,
@@ -81,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
         loop="auto",
         http="auto",
         # The metrics count every request; a log line each would cost more than the model.
-        access_log=args.access_log,
+        access_log=access_log,
         timeout_graceful_shutdown=10,
     )
-    return 0
