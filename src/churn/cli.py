@@ -78,6 +78,7 @@ def _report(args: argparse.Namespace) -> int:
         raw=args.raw,
         metrics=args.metrics,
         params=args.params,
+        gate=args.gate,
         out=args.out,
         json_out=args.json,
         assets=args.assets,
@@ -326,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True, help="Markdown report to write")
     report.add_argument("--json", type=Path, help="machine-readable verdict to write")
     report.add_argument("--assets", type=Path, help="directory for full-size PNG figures")
+    report.add_argument(
+        "--gate", type=Path, default=Path("gate.yaml"), help="gate policy file (read at --base)"
+    )
 
     score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
     score.add_argument("--model", type=Path, required=True, help="model directory")

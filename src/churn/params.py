@@ -1,7 +1,8 @@
-"""Read `params.yaml` once into frozen, typed objects.
+"""Read `params.yaml` (the knobs) and `gate.yaml` (the gate policy) into frozen, typed objects.
 
-A missing key or a typo fails at load time, not halfway through a training run: every model has
-no defaults and forbids extra keys. Keys under `classifier` are the scikit-learn argument names.
+A missing key or a typo fails at load time, not halfway through a training run: every model
+forbids extra keys and has no defaults, except the gate's `rule` (see `GateParams`). Keys under
+`classifier` are the scikit-learn argument names.
 """
 
 from __future__ import annotations
@@ -59,8 +60,17 @@ class EvaluateParams(_Strict):
 
 
 class GateParams(_Strict):
-    """The policy a candidate must meet; read from the baseline revision by `churn report`."""
+    """The policy a candidate must meet (`gate.yaml`); read from the base revision by
+    `churn report`, so a pull request cannot lower its own bar.
 
+    `rule` says what the confidence interval of the primary metric's change must show:
+    `not_worse` fails only a candidate whose whole interval lies below -max_regression (worse
+    with confidence); `non_inferior` passes only a candidate whose whole interval lies above
+    -max_regression (shown to be no worse than tolerated). Its default, `not_worse`, keeps
+    policies written before the key existed meaning what they meant.
+    """
+
+    rule: Literal["not_worse", "non_inferior"] = "not_worse"
     primary_metric: str
     confidence: Annotated[float, Field(gt=0.5, lt=1)]
     max_regression: Annotated[float, Field(ge=0)]
@@ -72,31 +82,53 @@ class Params(_Strict):
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams
-    gate: GateParams
 
 
 class ParamsError(ValueError):
     """`params.yaml` is unreadable or does not match the expected shape."""
 
 
-def parse(raw: object, source: str = "params.yaml") -> Params:
-    """Validate an already-parsed YAML document."""
+def _validated(model: type[_Strict], raw: object, source: str, prefix: str = ""):
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{prefix}{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ParamsError(f"{source} is invalid: {problems}") from None
 
 
-def load(path: Path | str) -> Params:
-    """Load and validate a params file."""
+def parse(raw: object, source: str = "params.yaml") -> Params:
+    """Validate an already-parsed YAML document."""
+    if isinstance(raw, dict) and "gate" in raw:
+        raise ParamsError(
+            f"{source} is invalid: the gate policy has its own file now; move the `gate:` "
+            "section's keys to gate.yaml"
+        )
+    return _validated(Params, raw, source)
+
+
+def parse_gate(raw: object, source: str = "gate.yaml", prefix: str = "") -> GateParams:
+    """Validate an already-parsed gate policy; `prefix` names where it sits (e.g. `gate.`)."""
+    return _validated(GateParams, raw, source, prefix)
+
+
+def read_yaml(path: Path | str) -> object:
+    """The parsed YAML document at `path`; `ParamsError` when absent or malformed."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path} not found") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from None
-    return parse(raw, str(path))
+
+
+def load(path: Path | str) -> Params:
+    """Load and validate a params file."""
+    return parse(read_yaml(path), str(path))
+
+
+def load_gate(path: Path | str) -> GateParams:
+    """Load and validate a gate policy file."""
+    return parse_gate(read_yaml(path), str(path))

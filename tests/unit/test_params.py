@@ -77,3 +77,13 @@ def test_load_reports_missing_and_malformed_files(tmp_path):
     bad.write_text("prepare: [unclosed\n")
     with pytest.raises(params.ParamsError, match="not valid YAML"):
         params.load(bad)
+
+
+def test_the_gate_policy_lives_in_its_own_file():
+    """gate.yaml loads as the gate policy; a `gate:` left in params.yaml is refused, saying
+    where it belongs (two homes for the policy would let one silently win)."""
+    gate = params.load_gate(PARAMS_FILE.parent / "gate.yaml")
+    assert gate.rule in ("not_worse", "non_inferior")
+    assert "gate" not in _raw()
+    with pytest.raises(params.ParamsError, match=r"move the `gate:` section.*gate\.yaml"):
+        params.parse({**_raw(), "gate": gate.model_dump()})

@@ -167,9 +167,12 @@ def run(contract: Contract, dvc_file: Path) -> str:
     if _state(dvc_file) == "modified" or not _cache_as_pinned(dvc_file):
         _discard(dvc_file)
         raise FetchError(
-            f"the data rebuilt from {_describe(contract.source)} does not hash to what "
-            f"{dvc_file} pins: the source has changed. Nothing was kept, nothing re-pinned. "
-            "Pull the pinned data from a remote that has it, or re-pin deliberately with "
+            f"{dvc_file} pins data that no DVC cache or remote this run can read holds, and "
+            f"the data rebuilt from {_describe(contract.source)} does not hash to it. Nothing "
+            "was kept, nothing re-pinned. If this commit changed the data, push it to a DVC "
+            f"remote that CI can read: `dvc push {dvc_file}` (a pull request from a fork needs "
+            "a maintainer to push it). Otherwise the source has changed: pull the pinned data "
+            "from a remote that has it, or re-pin deliberately with "
             f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
         )
     return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")
