@@ -59,7 +59,8 @@ class Side:
     params: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
     model: saved_model.SavedModel | None = None
-    # The data contract the model was trained under (the candidate's always).
+    # The data contract the model was trained under (always the candidate's; the base's when
+    # its model kept one).
     contract: Contract | None = None
     raw: datadiff.TableProfile | None = None
     raw_sha256: str | None = None
@@ -139,6 +140,17 @@ def _short(message: object) -> str:
     return text[-1] if text else type(message).__name__
 
 
+def _contract_of(model_dir: Path) -> Contract | None:
+    """The contract a model was trained under (None for a model saved before models kept one,
+    or one whose contract this code cannot read)."""
+    from churn.contract import ContractError
+
+    try:
+        return load_contract(saved_model.read(model_dir).contract)
+    except (ContractError, saved_model.ModelLoadError):
+        return None
+
+
 def _collect_base(root: Path, rev: str, commit: str, paths: Paths, id_column: str) -> Side:
     from dvc.api import DVCFileSystem
 
@@ -156,6 +168,7 @@ def _collect_base(root: Path, rev: str, commit: str, paths: Paths, id_column: st
         try:
             fs.get(paths.model, str(Path(tmp) / "model"), recursive=True)
             side.model = saved_model.load(Path(tmp) / "model")
+            side.contract = _contract_of(Path(tmp) / "model")
         except Exception as exc:
             side.missing["model"] = (
                 f"the model of {rev} is in neither the DVC cache nor the remote ({_short(exc)})"

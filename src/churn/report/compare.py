@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churn import metrics
+from churn.contract import Contract
 from churn.params import GateParams
 from churn.report import bootstrap, charts, datadiff, gate
 from churn.report.collect import Collected, ReportError, Side
@@ -154,12 +155,43 @@ def _compare(
     policy: GateParams,
 ) -> _Comparison:
     """Score the base on the candidate's rows it never trained on, or say why it cannot be."""
-    test, base = collected.test, collected.base
+    base = collected.base
     result = _Comparison(note=f"No baseline: {collected.no_baseline}. Only the floors apply.")
     if base is None:
         return result
     if base.model is None:
         return _unpaired(collected, base, base.missing.get("model", "no model"), result)
+    changed_target = target_change(base, collected.candidate)
+    if changed_target:
+        result.marks.append("the target changed")
+        result.note = (
+            f"No baseline: {changed_target}. The two models predict different things, so "
+            "their metrics are not compared; only the floors apply."
+        )
+        return result
+    contract_change = contract_changes(base.contract, collected.candidate.contract)
+    if contract_change:
+        result.marks.append("the data contract changed")
+    compared = _paired(
+        collected, base, (cand_scores, cand_threshold), names, policy=policy, result=result
+    )
+    if contract_change:
+        compared.note += f" The data contract changed: {contract_change}."
+    return compared
+
+
+def _paired(
+    collected: Collected,
+    base: Side,
+    candidate: tuple[np.ndarray, float],
+    names: list[str],
+    *,
+    policy: GateParams,
+    result: _Comparison,
+) -> _Comparison:
+    """Both models on the candidate's fresh test rows, or the recorded numbers and why."""
+    test = collected.test
+    cand_scores, cand_threshold = candidate
     try:
         base_scores = _score(base, test)
     except Exception as exc:
@@ -207,6 +239,44 @@ def _compare(
         f"bootstrap ({bootstrap.RESAMPLES:,} resamples)."
     )
     return result
+
+
+def target_change(base: Side, candidate: Side) -> str:
+    """How the predicted target differs between the two models ('' when it does not)."""
+
+    def described(side: Side) -> tuple[str, str] | None:
+        if side.contract is not None:
+            return side.contract.target.name, side.contract.target.positive
+        metadata = side.model.metadata if side.model is not None else {}
+        if metadata.get("target"):
+            return str(metadata["target"]), str(metadata.get("positive_label"))
+        return None  # a model from before models recorded their target: assume unchanged
+
+    before, after = described(base), described(candidate)
+    if before is None or after is None or before == after:
+        return ""
+    return (
+        f"the base model predicts `{before[0]}` = {before[1]!r}, the candidate "
+        f"`{after[0]}` = {after[1]!r}"
+    )
+
+
+def contract_changes(before: Contract | None, after: Contract | None) -> str:
+    """The feature-level difference between two contracts, in words ('' when none is known)."""
+    if before is None or after is None or before.digest == after.digest:
+        return ""
+    old = {f.name: f for f in before.features}
+    new = {f.name: f for f in after.features}
+    parts = []
+    if added := [n for n in new if n not in old]:
+        parts.append(f"features added: {', '.join(added)}")
+    if removed := [n for n in old if n not in new]:
+        parts.append(f"features removed: {', '.join(removed)}")
+    if altered := [n for n in new if n in old and new[n] != old[n]]:
+        parts.append(f"features redefined: {', '.join(altered)}")
+    if before.id != after.id:
+        parts.append(f"the id is now `{after.id.name}` ({after.id.type})")
+    return "; ".join(parts) or "its wording changed, not its columns"
 
 
 def _require_defined(

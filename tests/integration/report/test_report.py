@@ -230,11 +230,17 @@ def test_model_in_neither_cache_nor_remote_falls_back_to_recorded_metrics(
 def test_baseline_that_cannot_score_the_new_schema_falls_back_to_recorded_metrics(
     new_contract_repo, monkeypatch, contract
 ):
-    """A column the base model needs is gone from the candidate's rows: unpaired, said why."""
+    """A column the base model needs is gone from the candidate's rows (its contract dropped
+    it): unpaired, and the report says why and that the contract changed."""
     outcome = report(new_contract_repo, "main", monkeypatch)
     assert outcome.report["mode"] == "unpaired"
     assert "the base model cannot score the candidate's rows" in outcome.markdown
     assert first_number(contract) in outcome.report["mode_note"]
+    assert (
+        f"The data contract changed: features removed: {first_number(contract)}"
+        in (outcome.report["mode_note"])
+    )
+    assert "the data contract changed" in outcome.markdown.splitlines()[0]
 
 
 def test_workspace_without_a_pipeline_run_cannot_be_reported(main_repo, tmp_path, capsys):
