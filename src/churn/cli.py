@@ -134,6 +134,9 @@ def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> No
         "--max-body-mb", type=float, default=8.0, help="request body size limit in MiB"
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    from churn.deliver.serve import main as serve_main
+
+    serve_main.add_arguments(serve)
 
 
 def _model_card(args: argparse.Namespace) -> int:

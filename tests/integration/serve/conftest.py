@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import Pipeline, free_port, wait_until_up
 
 from churn.artifacts import saved_model
@@ -36,6 +38,26 @@ class Server:
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.client.get("/ping").status_code == 200
+
+
+def metric(server: Server, name: str, **labels: str) -> float:
+    """The value of one sample of the server's /metrics (0 when it has none yet)."""
+    text = server.client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds (a deadlock guard, not a
+    measurement: every condition waited for here becomes true in milliseconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {condition}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
