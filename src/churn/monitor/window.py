@@ -187,7 +187,10 @@ def from_log(window: LogWindow, contract: Contract, model_digest: str) -> Window
             "running with --log-dir (or PREDICTION_LOG_DIR), and are its files shipped there?"
         )
     versions = frame[prediction_log.MODEL_VERSION].value_counts()
-    dominant = str(versions.index[0])
+    # The model monitored when it scored the most rows (a tie included); else the first other.
+    dominant = (
+        model_digest if versions.get(model_digest, 0) == versions.iloc[0] else versions.index[0]
+    )
     if dominant != model_digest:
         raise MonitorError(
             f"{versions.iloc[0]:,} of the window's {len(frame):,} rows were scored by model "
