@@ -79,22 +79,23 @@ def write_log(
     version: str,
     start: datetime,
     step: timedelta = timedelta(seconds=1),
-    with_ids: bool = True,
+    contract: Contract = CONTRACT,
+    threshold: float = PARAMS.threshold,
 ) -> None:
     """Log `frame`'s rows as the service does, one request per row, `step` apart from `start`:
     one closed file per day partition."""
     row_format = prediction_log.RowFormat(
         model_version=version,
-        threshold=PARAMS.threshold,
-        columns=tuple(n for n in CONTRACT.feature_names if n not in CONTRACT.personal),
-        id_name=CONTRACT.id.name,
+        threshold=threshold,
+        columns=tuple(n for n in contract.feature_names if n not in contract.personal),
+        id_name=contract.id.name,
     )
     by_day: dict[str, bytearray] = {}
     for i, row in enumerate(frame.itertuples(index=False)):
         when = start + i * step
         request = prediction_log.Request(f"r{i}", int(when.timestamp() * 1_000_000), "/predict")
         columns = {name: [getattr(row, name)] for name in row_format.columns}
-        ids = [int(row.customer_id)] if with_ids else None
+        ids = [getattr(row, contract.id.name)]
         line = row_format.lines(request, columns, ids, probabilities[i : i + 1], [0])
         by_day.setdefault(
             prediction_log.partition(when.astimezone(UTC).date()), bytearray()
