@@ -131,6 +131,17 @@ def test_the_business_alert_shows_the_period_furthest_out_of_bounds():
     assert "2 period(s)" in alert.message
 
 
+def test_a_long_run_of_bad_days_keeps_the_business_alert_short_enough_for_the_issue():
+    days = pd.date_range("2025-01-01", periods=365, freq="D").strftime("%Y-%m-%d")
+    periods = tuple(Period(day, 40, 0.1, True, "below") for day in days)
+    findings = _findings(_window(2_000), outcomes=_outcomes(20_000, 0.9, periods))
+    (alert,) = verdict.alerts(findings, PARAMS)
+    assert "365 period(s)" in alert.message
+    assert "and 360 more" in alert.message
+    document = json.dumps(render.document(findings, [alert]))
+    assert monitor_issue.parse(document).names == [alert.name]
+
+
 def test_the_json_is_what_the_issue_opener_accepts_and_holds_no_nan():
     window = _window(2_000, plans=(0.1, 0.2, 0.7))
     findings = _findings(window, outcomes=_outcomes(500, None))  # type: ignore[arg-type]

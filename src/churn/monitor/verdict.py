@@ -17,6 +17,8 @@ from churn.monitor.findings import Alert, Findings
 from churn.monitor.quality import Period
 from churn.params import MonitorParams
 
+_LISTED_PERIODS = 5
+
 
 def _drift(findings: Findings, params: MonitorParams) -> list[Alert]:
     out = []
@@ -113,7 +115,10 @@ def _outcomes(findings: Findings, params: MonitorParams) -> list[Alert]:
         # The period furthest outside its bound is the one the alert shows.
         worst = max(breached, key=lambda p: abs((p.value or 0.0) - bound(p)))
         assert worst.value is not None
-        names = ", ".join(p.name for p in breached)
+        # A few names, so that a long window of daily periods keeps the message short.
+        names = ", ".join(p.name for p in breached[:_LISTED_PERIODS])
+        if len(breached) > _LISTED_PERIODS:
+            names += f" and {len(breached) - _LISTED_PERIODS} more"
         limit = bound(worst)
         out.append(
             Alert(
