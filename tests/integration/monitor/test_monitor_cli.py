@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.conftest import copy_project
 from tests.generated import read_text
 from tests.integration.conftest import Pipeline
 from tests.monitor_material import write_log
@@ -174,3 +175,35 @@ def test_a_split_the_model_was_not_trained_on_is_refused(pipeline, tmp_path):
     code, _, document = churn_monitor(pipeline, tmp_path, data=data)
     assert code == 2
     assert "was prepared from data 000000000000" in document["error"]
+
+
+def test_make_monitor_reads_monitor_window_and_fails_on_an_alert(pipeline, contract, tmp_path):
+    """The target the workflow runs: the window from the environment, the report where the
+    upload step looks; an alert is make's failure status, told apart by monitor.json."""
+    repo = copy_project(tmp_path / "repo")
+    shutil.copytree(pipeline.model_dir, repo / "models" / "model")
+    shutil.copytree(pipeline.prepared_dir, repo / "artifacts" / "prepared")
+    shutil.copy(pipeline.params, repo / "params.yaml")
+    log = tmp_path / "predictions"
+    test = pipeline.test_split.iloc[:300].reset_index(drop=True)
+    number = next(
+        f for f in contract.features if f.kind == "number" and f.name not in contract.personal
+    )
+    test[number.name] = test[number.name].max()  # every row at the split's largest value
+    model = saved_model.load(pipeline.model_dir)
+    write_log(
+        log, test, model.predict_proba(table.features(contract, test)), version=model.digest,
+        start=datetime.now(UTC) - timedelta(hours=2), contract=contract, threshold=model.threshold,
+    )  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k != "MONITOR_LABELS"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "monitor"],
+        cwd=repo, capture_output=True, text=True, check=False,
+        env=environment | {"MONITOR_WINDOW": f"{log} 1d"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "monitor] Error 1" in result.stderr  # churn monitor's own code: an alert
+    document = json.loads((repo / "reports" / "monitor.json").read_text())
+    assert document["status"] == "alert"
+    assert f"drift:{number.name}" in {a["name"] for a in document["alerts"]}
+    assert (repo / "reports" / "monitor.md").is_file()
