@@ -1,15 +1,20 @@
 # The command vocabulary: people, git hooks and CI all run these same targets.
 # `make help` lists them.
 
-PYTHON ?= python3.11
+# The project's Python, declared once: .python-version (CI's setup-python and the image read it).
+PYTHON_VERSION := $(strip $(file < .python-version))
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
+# Orchestrator workers run targets with `STAMP=` (empty): their environment is built ahead (their
+# image, or `make install` once) and must never be rebuilt under a running task.
 STAMP := $(VENV)/.installed
 BASE ?= main
 # The raw table's path, read from its one home, the data contract (only by recipes that use it).
 DATA = $(shell $(firstword $(wildcard $(BIN)/python) python3) -c \
   'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
-# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
+# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first (Airflow's recipes excepted).
+SYSTEM_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.
 export OMP_NUM_THREADS ?= 1
@@ -20,6 +25,10 @@ export OMP_NUM_THREADS ?= 1
 MAKEFLAGS += --no-print-directory
 .PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
 	serve bench bench-serve bench-score image current-model notebook mlflow
+# Where `make score` writes the served-as-data store, and what it scores (Airflow's daily
+# re-score sets both).
+SCORES ?= scores/scores.sqlite
+SCORE_INPUT ?= $(DATA)
 
 # Colour only on a terminal: piped into a file or a pager, `make help` is plain text.
 help: ## List the targets
@@ -67,8 +76,8 @@ current-model: $(STAMP)
 	pins for this commit (another branch's model, or inputs changed since the last run): run \
 	\`dvc checkout\` to get this commit's model, or \`make repro\` to rebuild it" >&2; exit 2; }
 
-score: current-model ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
-	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
+score: current-model ## Pre-score every row of SCORE_INPUT (the raw table) into SCORES (served as data)
+	churn score --model models/model --input '$(SCORE_INPUT)' --out '$(SCORES)'
 
 wheel: current-model ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
@@ -76,7 +85,7 @@ wheel: current-model ## Build the embedded-model wheel (the model + load()/predi
 IMAGE ?= churn-service
 serve: current-model ## Serve the pipeline's model on PORT (default 8080); /scores once `make score` ran
 	exec churn serve --model models/model --compiled models/compiled \
-	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+	  $(if $(wildcard $(SCORES)),--scores '$(SCORES)')
 
 notebook: $(STAMP) ## Open the notebooks in JupyterLab, on the project's environment
 	exec jupyter lab --notebook-dir=notebooks
@@ -86,7 +95,7 @@ mlflow: $(STAMP) ## Browse the pipeline's MLflow runs (the project's store, or M
 
 bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
 
-bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
+bench-serve: $(STAMP) ## Benchmark the service: vs `mlflow models serve`, under large requests, with its log (~7 min)
 	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
 	  --data artifacts/prepared
 
@@ -94,7 +103,8 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
 
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
-	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
+	  --tag '$(IMAGE)' .
 
 test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
@@ -106,8 +116,8 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
-	cd requirements && for set in bootstrap serve dev; do \
-	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
+	cd requirements && for set in bootstrap serve dev airflow; do \
+	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
 rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
@@ -117,7 +127,8 @@ clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke push-image \
+	ecr-image model-card register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -141,11 +152,21 @@ pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the repor
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
 	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
 
-smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
-	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
+	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
+
+smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping and /invocations, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)' serve) || exit 2; \
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+push-image: ## (CI) Push the smoke-tested image IMAGE_ID under TAGS (comma-separated); print digest=, ref=
+	@PYTHONPATH=src python3 -m churn.release.image_push push --image '$(IMAGE_ID)' --tags '$(TAGS)'
+
+ecr-image: ## (CI) Copy the pushed image SOURCE (repo@sha256:...) to ECR_REPOSITORY:TAG, for SageMaker
+	@PYTHONPATH=src python3 -m churn.release.image_push copy --source '$(SOURCE)' \
+	  --to '$(ECR_REPOSITORY):$(TAG)' --login-ecr
 
 model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
 	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \
@@ -155,7 +176,7 @@ register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (sk
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
 
 # ---- Monitoring: Prometheus rules, Grafana dashboard, the monitoring issue (README "Monitoring") --
-.PHONY: prometheus check-rules test-engines monitor monitor-issue
+.PHONY: prometheus check-rules monitor monitor-issue
 RULES_DIR := monitoring/prometheus
 MONITOR_JSON ?= reports/monitor.json
 MONITOR_MD ?= reports/monitor.md
@@ -184,8 +205,52 @@ check-rules: prometheus ## Check the alert rules and the example config with pro
 	promtool check config $(RULES_DIR)/prometheus.yml
 	promtool test rules $(RULES_DIR)/rules_test.yml $(RULES_DIR)/rules_test_scores.yml
 
-test-engines: $(STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, ...)
-	pytest tests/engines
-
 monitor-issue: ## (CI) Open or update the `model-monitoring` issue from MONITOR_JSON (GITHUB_* env)
 	@PYTHONPATH=src python3 -m churn.release.monitor_issue --json '$(MONITOR_JSON)' --markdown '$(MONITOR_MD)'
+
+# ---- Engines: the pipeline on Apache Airflow (README, "When one machine is not enough") ----
+.PHONY: airflow airflow-env airflow-dag test-engines engine-tools
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_HOME ?= $(CURDIR)/.airflow
+AIRFLOW_PORT ?= 8081
+AIRFLOW_CHECKOUT := $(AIRFLOW_HOME)/checkout
+DAG ?= churn_pipeline
+CONF ?= {}
+# System tools the engine tests start for real (Debian package names).
+ENGINE_PACKAGES := redis-server
+# Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
+# the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
+AIRFLOW_LOCAL = PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
+  AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
+  AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
+
+$(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/airflow.txt
+	@touch $@
+
+test-engines: $(STAMP) $(AIRFLOW_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis)
+	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
+
+airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
+
+engine-tools: ## Install the system tools the engine tests start, if missing (Debian; needs root)
+	@missing=$$(for p in $(ENGINE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+
+$(AIRFLOW_CHECKOUT)/.git: | $(STAMP)
+	churn task checkout '$(AIRFLOW_CHECKOUT)'
+
+$(AIRFLOW_HOME)/airflow.db: | $(AIRFLOW_STAMP)
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow db migrate
+
+airflow: $(AIRFLOW_STAMP) $(AIRFLOW_CHECKOUT)/.git ## Airflow standalone with the churn DAGs; UI on 127.0.0.1:AIRFLOW_PORT (8081)
+	$(AIRFLOW_LOCAL) AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True $(AIRFLOW_VENV)/bin/airflow standalone
+
+airflow-dag: $(AIRFLOW_CHECKOUT)/.git $(AIRFLOW_HOME)/airflow.db ## Run DAG once in-process (`airflow dags test`); CONF='{"revision": "main"}'
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow dags test '$(DAG)' -c '$(CONF)'

@@ -21,6 +21,12 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    # Filled in by the caller: the server's CPU time over the run (seconds), when it measured it.
+    cpu_s: float = float("nan")
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu_s / self.requests if self.requests else float("nan")
 
     @property
     def rps(self) -> float:

@@ -242,6 +242,110 @@ def _add_release_commands(command: Callable[..., argparse.ArgumentParser]) -> No
     register.add_argument("--alias", default="champion", help="alias to point at the new version")
 
 
+def _payloads() -> list[dict]:
+    """The input payloads an orchestrator task hands over on stdin (a JSON list)."""
+    import json
+
+    from churn.engines.stage_task import TaskError
+
+    try:
+        inputs = json.load(sys.stdin)
+    except ValueError as exc:
+        raise TaskError(f"stdin is not JSON: {exc}") from exc
+    if not isinstance(inputs, list) or not all(isinstance(p, dict) for p in inputs):
+        raise TaskError("stdin must be a JSON list of payloads (objects)")
+    return inputs
+
+
+def _print_json(value: object) -> int:
+    import json
+
+    print(json.dumps(value))
+    return 0
+
+
+def _task_stage(args: argparse.Namespace) -> int:
+    from churn.engines import stage_task
+
+    return _print_json(stage_task.run_stage(Path.cwd(), args.stage, _payloads()))
+
+
+def _task_assemble(args: argparse.Namespace) -> int:
+    from churn.engines import stage_task
+
+    assembled = stage_task.assemble(Path.cwd(), _payloads(), verify=not args.no_verify)
+    if args.out:
+        for path in stage_task.export(assembled, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return _print_json(assembled)
+
+
+def _task_refresh_data(args: argparse.Namespace) -> int:
+    from churn.engines import data_refresh
+
+    return _print_json(data_refresh.refresh(Path.cwd(), args.source, args.out))
+
+
+def _task_open_pr(args: argparse.Namespace) -> int:
+    import os
+
+    from churn.engines import pull_request
+    from churn.engines.stage_task import TaskError
+
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise TaskError("GITHUB_TOKEN is not set: a token that may push and open pull requests")
+    github = pull_request.GitHub(
+        repo=args.repo,
+        token=token,
+        api_url=os.environ.get("GITHUB_API_URL") or pull_request.DEFAULT_API_URL,
+    )
+    outcome = pull_request.propose(
+        Path.cwd(), _payloads(), github=github, base=args.base, run_id=args.run_id
+    )
+    return _print_json(outcome)
+
+
+def _task_checkout(args: argparse.Namespace) -> int:
+    from churn.engines import worker_checkout
+
+    worker_checkout.create(args.dir, origin=args.origin)
+    print(f"worker checkout ready in {args.dir}", file=sys.stderr)
+    return 0
+
+
+def _add_task_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    task = command(
+        "task",
+        lambda _: 2,
+        "What an orchestrator's tasks run in a worker's checkout (JSON payloads on stdin/stdout).",
+    )
+    actions = task.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, handler: Callable[[argparse.Namespace], int], text: str):
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    stage = action("stage", _task_stage, "Pull a stage's inputs, reproduce it, push its outputs.")
+    stage.add_argument("stage", help="stage name in dvc.yaml")
+    assemble = action("assemble", _task_assemble, "Write a run's dvc.lock and check it.")
+    assemble.add_argument("--out", type=Path, help="also write the run's files under this folder")
+    assemble.add_argument(
+        "--no-verify", action="store_true", help="skip pulling every output and `dvc status`"
+    )
+    refresh = action("refresh-data", _task_refresh_data, "Replace the raw data by the latest.")
+    refresh.add_argument("--source", required=True, help="http(s):// or file:// URL, or a path")
+    refresh.add_argument("--out", help="tracked file to replace (default: found from dvc.yaml)")
+    pull = action("open-pr", _task_open_pr, "Commit the run's pins on a branch and open a PR.")
+    pull.add_argument("--repo", required=True, help="GitHub repository, owner/name")
+    pull.add_argument("--base", required=True, help="branch the pull request targets")
+    pull.add_argument("--run-id", default="", help="the orchestrator's run id, for the record")
+    checkout = action("checkout", _task_checkout, "Make a worker's checkout of this project.")
+    checkout.add_argument("dir", type=Path, help="directory to clone into")
+    checkout.add_argument("--origin", default=".", help="repository to clone (default: here)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -301,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serving_commands(command)
     _add_monitor_command(command)
     _add_release_commands(command)
+    _add_task_commands(command)
 
     for sub in (prepare, train, evaluate, report):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
@@ -318,6 +423,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from churn.contract import ContractError, DataValidationError
     from churn.deliver.score.run import ScoreError
     from churn.deliver.wheel.build import WheelError
+    from churn.engines.pipeline_graph import PipelineError
+    from churn.engines.stage_task import TaskError
     from churn.params import ParamsError
     from churn.report.collect import ReportError
     from churn.stages.fetch import FetchError
@@ -331,6 +438,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ReportError,
         ScoreError,
         WheelError,
+        PipelineError,
+        TaskError,
         FileNotFoundError,
     )
 
@@ -343,7 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
-        print(f"churn {args.command}: {exc}", file=sys.stderr)
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"churn {name}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -143,3 +143,14 @@ def test_the_whole_real_table_passes(contract, raw_csv):
     assert len(typed) == len(read_text(raw_csv))
     assert typed[contract.id.name].is_unique
     assert pd.Series(typed[contract.target.name]).nunique() == 2
+
+
+def test_an_invalid_id_is_not_also_called_a_duplicate(contract, rows, tmp_path):
+    """Invalid ids are refused as such; they are not compared with each other."""
+    frame = rows.copy()
+    bad = "+5" if contract.id.type == "integer" else " padded"
+    frame.loc[[3, 4], contract.id.name] = bad
+    with pytest.raises(DataValidationError) as caught:
+        _load(contract, frame, tmp_path)
+    assert "duplicate" not in str(caught.value)
+    assert "line 5" in str(caught.value)

@@ -4,7 +4,9 @@ pr.yml runs the pull request's code and leaves `reports/` as an artifact: the re
 assets, the metrics and the PR number. pr-comment.yml has a token that can write comments, so
 it treats that artifact as data an attacker may have written: the number must be a plain
 positive integer and the report a regular UTF-8 file inside the artifact, small enough for one
-GitHub comment. Nothing from it is executed or pasted into a shell.
+GitHub comment, whose links and images point only at files of the artifact or at web pages
+(`report_links`: CML would otherwise upload any file they name). Nothing from it is executed or
+pasted into a shell.
 
 Standard library only, so the comment workflow runs it without installing the project:
 `python3 -m churn.release.pr_artifact {collect,check} ...`.
@@ -18,6 +20,8 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from churn.release import report_links
 
 NUMBER_FILE = "pr-number"
 REPORT_FILE = "report.md"
@@ -81,6 +85,10 @@ def check(artifact: Path) -> tuple[int, Path]:
         raise ArtifactError(
             f"{REPORT_FILE} has {len(text)} characters; one comment holds {MAX_COMMENT_CHARS}"
         )
+    refused = report_links.problems(text, artifact)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise ArtifactError(f"{REPORT_FILE} {refused[0]}{more}")
     return number, report.resolve()
 
 

@@ -72,7 +72,8 @@ def test_the_image_command_serves_on_port_with_onnx(
             destination.parent.mkdir(parents=True, exist_ok=True)
             copy = shutil.copytree if built[source].is_dir() else shutil.copy
             copy(built[source], destination)
-    command = _python(json.loads(dict(stage)["CMD"]))
+    # `docker run IMAGE`: the entrypoint with the default command.
+    command = _python(json.loads(dict(stage)["ENTRYPOINT"]) + json.loads(dict(stage)["CMD"]))
     healthcheck = _python(json.loads(dict(stage)["HEALTHCHECK"].split(" CMD ", 1)[1]))
     port = free_port()
     # HOST: the image listens on 0.0.0.0; outside a container the test keeps to loopback.

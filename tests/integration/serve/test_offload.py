@@ -7,6 +7,7 @@ the large request, so that request cannot finish until the test resumes it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -149,3 +150,26 @@ def test_a_dead_worker_costs_its_request_a_503_and_is_replaced(
     assert _post(offloading, large).status_code == 200
     assert offloading.alive()
     assert "Traceback" not in offloading.log.read_text()
+
+
+def test_a_worker_does_not_outlive_a_killed_service(
+    pipeline: Pipeline, pycache: Path, tmp_path: Path
+) -> None:
+    argv = serve_argv("--model", str(pipeline.model_dir), "--compiled", str(pipeline.compiled_dir))
+    env = server_env(free_port(), pycache)
+    with running(argv, env, pipeline.root, tmp_path / "server.log") as server:
+        worker = _worker(server)
+        server.process.kill()  # SIGKILL: no shutdown runs, nobody stops the worker
+        server.process.wait()
+        wait_until(lambda: not _alive(worker))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its new parent) counts as gone.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False

@@ -9,8 +9,7 @@ import json
 
 import pytest
 from tests.conftest import git
-from tests.integration.workflows.conftest import Github, Release
-from tests.integration.workflows.test_act import step_results
+from tests.integration.workflows.conftest import Github, Release, step_results
 
 from churn.release import monitor_issue
 

@@ -56,6 +56,8 @@ _REASONS = {
     415: "unsupported_media_type",
     422: "invalid_input",
 }
+# The worker process for large requests starts this long after the service (see Offload.warm).
+OFFLOAD_WARM_DELAY_S = 1.0
 # A caller's X-Request-ID is kept (and logged) only when it is a plain token.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -204,7 +206,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     choice = choose(service.card, settings.compiled_dir, service.spec.dtypes())
     service.predictor_kind = choice.predictor.kind
     service.predictor_reason = choice.reason
-    following = None
+    following, warming = None, None
     if settings.scores_path is not None:
         service.store = FollowedScoreStore(settings.scores_path, _store_reporter(service.metrics))
         following = asyncio.create_task(_follow(service.store, settings.store_check_seconds))
@@ -217,7 +219,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.log.sample_rate if settings.log is not None else 1.0,
         )
         service.offload = Offload(setup, settings.offload_workers, service.metrics)
-        service.offload.start()
+        warming = asyncio.get_running_loop().call_later(OFFLOAD_WARM_DELAY_S, service.offload.warm)
     if settings.log is not None:
         service.recorder = PredictionRecorder(settings.log, service.metrics)
         service.sampler = Sampler(settings.log.sample_rate, settings.log.seed)
@@ -248,6 +250,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await following
         if service.offload is not None:
+            if warming is not None:
+                warming.cancel()
             service.offload.stop()
         if service.recorder is not None:
             service.recorder.stop()

@@ -1,9 +1,10 @@
 """Prometheus metrics of the service, kept in a registry per app (tests build several apps).
 
 Counted per request by an ASGI middleware (endpoint = route template, so ids in paths do not
-explode the label set), and per model call by the batcher. The prediction-score histogram is
-filled a whole batch at a time with NumPy: observing 1,000 scores one by one would cost more
-than the model call that produced them.
+explode the label set), and per model call by the batcher (or, for a large request, by the
+service when the worker process's answer comes back: every metric lives in the service
+process). The prediction-score histogram is filled a whole batch at a time with NumPy:
+observing 1,000 scores one by one would cost more than the model call that produced them.
 """
 
 from __future__ import annotations

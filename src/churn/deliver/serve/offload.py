@@ -47,16 +47,23 @@ class Offload:
         self._executor: ProcessPoolExecutor | None = None
         self._ready: Future[int] | None = None
 
-    def start(self) -> None:
-        """Start the workers in the background: the service answers before they are ready
-        (large requests wait for them)."""
-        self._executor = ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=worker.start,
-            initargs=(self.setup, os.getpid()),
-        )
-        self._ready = self._executor.submit(os.getpid)
+    def warm(self) -> None:
+        """Start the worker now (in the background), so that the first large request finds it
+        ready. The service calls this a moment after it starts: a worker's imports and model
+        take about a CPU-second, which on a small machine would delay the service's own start.
+        A large request that comes earlier starts it itself."""
+        self._pool()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker.start,
+                initargs=(self.setup, os.getpid()),
+            )
+            self._ready = self._executor.submit(os.getpid)
+        return self._executor
 
     @property
     def ready(self) -> bool:
@@ -67,9 +74,7 @@ class Offload:
         return sorted(p.pid for p in multiprocessing.active_children() if p.pid is not None)
 
     async def run(self, job: Job) -> Outcome:
-        executor = self._executor
-        if executor is None:
-            raise RuntimeError("the offload workers are not started")
+        executor = self._pool()
         self._metrics.offload_in_flight.inc()
         try:
             return await asyncio.wrap_future(executor.submit(worker.handle, job))
@@ -88,7 +93,8 @@ class Offload:
         log.error("the worker process for large requests died; starting a new one")
         self._metrics.offload_restarts.inc()
         broken.shutdown(wait=False, cancel_futures=True)
-        self.start()
+        self._executor = None
+        self.warm()
 
     def stop(self) -> None:
         if self._executor is not None:

@@ -1,0 +1,9 @@
+"""Running the pipeline beyond one machine: the stages as tasks of an orchestrator.
+
+`pipeline_graph` reads the stages and their edges from `dvc.yaml` (stdlib and PyYAML only, so
+an orchestrator's own environment can load it by path); `stage_task` is what one task runs in a
+worker's checkout (pull inputs, `dvc repro --single-item`, push outputs, hand on the lock
+entry); `data_refresh` and `pull_request` are the scheduled retraining's first and last steps.
+`churn task ...` (cli.py) exposes them to the orchestrator. The Airflow DAGs themselves live in
+`airflow/dags/` at the top of the repository: they run in Airflow's environment, not this one.
+"""
