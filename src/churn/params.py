@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
@@ -98,6 +98,12 @@ class BusinessParams(_Strict):
     maximum: Annotated[float, Field(ge=0, le=1)] | None
     # A period with fewer joined outcomes is shown, not judged.
     min_rows: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> BusinessParams:
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError("minimum is above maximum")
+        return self
 
 
 class MonitorParams(_Strict):

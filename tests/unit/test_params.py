@@ -77,3 +77,12 @@ def test_load_reports_missing_and_malformed_files(tmp_path):
     bad.write_text("prepare: [unclosed\n")
     with pytest.raises(params.ParamsError, match="not valid YAML"):
         params.load(bad)
+
+
+def test_the_business_metrics_bounds_must_be_in_order():
+    raw = _raw()
+    raw["monitor"]["business"].update(minimum=0.6, maximum=0.4)
+    with pytest.raises(params.ParamsError, match=r"monitor\.business.*minimum is above maximum"):
+        params.parse(raw)
+    raw["monitor"]["business"].update(minimum=None, maximum=0.4)
+    assert params.parse(raw).monitor.business.maximum == 0.4
