@@ -55,5 +55,5 @@ def psi(base: pd.Series, candidate: pd.Series) -> float:
     if is_binned(base, candidate):
         edges = quantile_edges(base.to_numpy(dtype=float))
         return index(binned_shares(base, edges), binned_shares(candidate, edges))
-    categories = sorted(set(base.astype(str)) | set(candidate.astype(str)))
+    categories = sorted({*base.astype(str).unique(), *candidate.astype(str).unique()})
     return index(category_shares(base, categories), category_shares(candidate, categories))

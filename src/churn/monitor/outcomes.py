@@ -83,7 +83,8 @@ def _as_text(column: pd.Series) -> pd.Series:
 def _parsed(name: str, cells: pd.Series, parse, problem_of, problems: rules.Problems) -> pd.Series:
     """`parse` of each distinct cell once; cells `problem_of` refuses are listed as problems."""
     worded = {cell: problem_of(cell) for cell in pd.unique(cells)}
-    bad = np.flatnonzero(cells.map(lambda cell: worded[cell] is not None).to_numpy(dtype=bool))
+    refused = {cell: problem is not None for cell, problem in worded.items()}
+    bad = np.flatnonzero(cells.map(refused).to_numpy(dtype=bool))
     for index in bad[:_EXAMINED_PER_COLUMN]:
         problems.add(name, worded[cells.iloc[index]], int(index), cells.iloc[index])
     problems.add_count(name, rules.NOT_EXAMINED, max(len(bad) - _EXAMINED_PER_COLUMN, 0))
