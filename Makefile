@@ -189,10 +189,19 @@ register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (sk
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
 
 # ---- Monitoring: Prometheus rules, Grafana dashboard, the monitoring issue (README "Monitoring") --
-.PHONY: prometheus check-rules monitor-issue
+.PHONY: prometheus check-rules monitor monitor-issue
 RULES_DIR := monitoring/prometheus
 MONITOR_JSON ?= reports/monitor.json
 MONITOR_MD ?= reports/monitor.md
+
+# The window is the environment's MONITOR_WINDOW ("LOCATION [PERIOD]": the prediction log's
+# directory or fsspec URL, default period 7d), outcomes MONITOR_LABELS; `churn monitor` reads
+# both itself. Unset, the test split is monitored as a sample, so a fresh repository is healthy.
+# churn monitor exits 1 on an alert and 2 when it could not run; make turns either into its own
+# status 2, and monitor.json's `status` says which.
+monitor: $(STAMP) ## Check the model on the production window (MONITOR_WINDOW, else a sample); fail on an alert
+	churn monitor --model models/model --data artifacts/prepared --params params.yaml \
+	  --out '$(MONITOR_MD)' --json '$(MONITOR_JSON)'
 
 # Debian's and Ubuntu's `prometheus` package ships both binaries. Installing needs root (CI runs
 # as root or has password-less sudo); elsewhere it says what to install.

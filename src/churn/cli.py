@@ -118,6 +118,67 @@ def _serve(args: argparse.Namespace) -> int:
     return serve.run(args)
 
 
+def _moment(text: str):
+    """A time on the command line: ISO 8601, UTC when it names no offset."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from churn.monitor import run as monitor
+
+    return monitor.run(
+        monitor.Options(
+            model=args.model,
+            data=args.data,
+            params=args.params,
+            out=args.out,
+            json_out=args.json,
+            log_dir=args.log_dir,
+            period=args.period,
+            end=args.end,
+            table=args.table,
+            sample=args.sample,
+            labels=args.labels,
+        )
+    )
+
+
+def _add_monitor_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    monitor = command(
+        "monitor",
+        _monitor,
+        "Compare a production window with the model's training data; exit 1 on an alert.",
+    )
+    monitor.add_argument("--model", type=Path, required=True, help="model directory")
+    monitor.add_argument("--data", type=Path, required=True, help="its prepared data directory")
+    monitor.add_argument("--out", type=Path, required=True, help="Markdown report to write")
+    monitor.add_argument("--json", type=Path, required=True, help="JSON report to write")
+    source = monitor.add_mutually_exclusive_group()
+    source.add_argument(
+        "--log-dir", help="prediction log: a directory or an fsspec URL [else MONITOR_WINDOW]"
+    )
+    source.add_argument("--table", type=Path, help="a CSV or Parquet table of raw rows instead")
+    source.add_argument(
+        "--sample", action="store_true", help="the test split scored as production traffic"
+    )
+    monitor.add_argument("--period", help="with --log-dir: how far back, e.g. 24h, 7d (default 7d)")
+    monitor.add_argument(
+        "--end", type=_moment, help="with a log: the window's end, ISO 8601 (default now)"
+    )
+    monitor.add_argument(
+        "--labels", help="outcomes keyed by id, CSV or Parquet (path or URL) [else MONITOR_LABELS]"
+    )
+    monitor.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="params file (monitor:)"
+    )
+
+
 def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     compiled = command("compile", _compile, "Compile the model to ONNX; check it scores the same.")
     compiled.add_argument("--model", type=Path, required=True, help="model directory")
@@ -346,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
 
     _add_serving_commands(command)
+    _add_monitor_command(command)
     _add_release_commands(command)
     _add_task_commands(command)
 

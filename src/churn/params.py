@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
@@ -78,10 +78,63 @@ class GateParams(_Strict):
     floors: dict[str, float]
 
 
+QualityMetric = Literal["roc_auc", "precision", "recall"]
+
+
+class DriftParams(_Strict):
+    """Population stability index (`churn.psi`) at or above which drift alerts fire."""
+
+    feature: Annotated[float, Field(gt=0)]
+    probability: Annotated[float, Field(gt=0)]
+
+
+class LabelParams(_Strict):
+    # Fewer outcomes joined to predictions than this: realized quality is shown, not judged.
+    min_rows: Annotated[int, Field(ge=1)]
+    # Realized metrics below these fire an alert (any of roc_auc, precision, recall).
+    floors: dict[QualityMetric, Annotated[float, Field(ge=0, le=1)]]
+
+
+class BusinessParams(_Strict):
+    """One business metric, computed per period (by prediction time) from joined outcomes."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    # precision: share of actual positives among those flagged; recall: share of actual
+    # positives that were flagged; flagged_rate: share flagged; positive_rate: share positive.
+    metric: Literal["precision", "recall", "flagged_rate", "positive_rate"]
+    # D: per day, W: per week (Monday to Sunday), M: per calendar month (UTC).
+    period: Literal["D", "W", "M"]
+    minimum: Annotated[float, Field(ge=0, le=1)] | None
+    maximum: Annotated[float, Field(ge=0, le=1)] | None
+    # A period with fewer joined outcomes is shown, not judged.
+    min_rows: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> BusinessParams:
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError("minimum is above maximum")
+        return self
+
+
+class MonitorParams(_Strict):
+    """`churn monitor`'s thresholds; alerts fire on effect sizes, never on p-values."""
+
+    # A window with fewer scored rows cannot be judged: the monitor stops with exit 2.
+    min_rows: Annotated[int, Field(ge=1)]
+    drift: DriftParams
+    # Share of a column's cells outside the contract above which an alert fires.
+    max_out_of_contract: Annotated[float, Field(ge=0, le=1)]
+    # A feature's share of blanks above the training split's by more than this fires an alert.
+    max_missing_increase: Annotated[float, Field(ge=0, le=1)]
+    labels: LabelParams
+    business: BusinessParams
+
+
 class Params(_Strict):
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams
+    monitor: MonitorParams
 
 
 class ParamsError(ValueError):

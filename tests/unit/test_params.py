@@ -87,3 +87,12 @@ def test_the_gate_policy_lives_in_its_own_file():
     assert "gate" not in _raw()
     with pytest.raises(params.ParamsError, match=r"move the `gate:` section.*gate\.yaml"):
         params.parse({**_raw(), "gate": gate.model_dump()})
+
+
+def test_the_business_metrics_bounds_must_be_in_order():
+    raw = _raw()
+    raw["monitor"]["business"].update(minimum=0.6, maximum=0.4)
+    with pytest.raises(params.ParamsError, match=r"monitor\.business.*minimum is above maximum"):
+        params.parse(raw)
+    raw["monitor"]["business"].update(minimum=None, maximum=0.4)
+    assert params.parse(raw).monitor.business.maximum == 0.4

@@ -1,6 +1,6 @@
 """How the raw data moved between the two revisions: shape, schema, target rate, and the
 population stability index (PSI) of each feature, so a metric change can be read against the
-data change that may explain it.
+data change that may explain it. The index is `churn.psi`'s, shared with the production monitor.
 
 Each raw table is read once, in chunks, into a `TableProfile` of bounded size: per column the
 exact count of each value (until a column has more than `MAX_CATEGORIES` distinct values), the
@@ -8,7 +8,7 @@ number of blank cells, whether every value is a number, and a uniform sample of 
 (all of them when the table has at most `SAMPLE_SIZE` rows, so PSI is exact at the example's
 size). Memory stays flat however large the tables are.
 
-The table is read as text, like the pipeline reads it (`data.load_raw`): a blank cell is
+The table is read as text, like the pipeline reads it (`contract.table`): a blank cell is
 "missing", its own category, never NaN mixed with strings.
 """
 
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from churn.contract import Contract
+from churn.psi import BINS, index, quantile_edges
 from churn.report.contents import DataDiff, Shift
 
-BINS = 10
 TOP_SHIFTS = 10
 CHUNK_ROWS = 50_000
 # Distinct values counted exactly per column; beyond, the column is high-cardinality.
@@ -34,8 +34,6 @@ MAX_CATEGORIES = 1_000
 SAMPLE_SIZE = 100_000
 SEED = 0
 MISSING = "(blank)"
-# Empty bins would make the index infinite; this floor is the usual convention.
-_FLOOR = 1e-4
 
 
 @dataclass
@@ -128,8 +126,8 @@ def _target_rate(table: TableProfile, contract: Contract) -> float | None:
     return column.counts.get(contract.target.positive, 0) / column.rows
 
 
-def _floored(counts: np.ndarray) -> np.ndarray:
-    return np.maximum(counts / max(counts.sum(), 1), _FLOOR)
+def _shares(counts: np.ndarray) -> np.ndarray:
+    return counts / max(counts.sum(), 1)
 
 
 def _numeric_shares(column: ColumnProfile, edges: np.ndarray) -> np.ndarray:
@@ -155,17 +153,15 @@ def psi(base: ColumnProfile, candidate: ColumnProfile) -> float | None:
     None for a column with too many distinct values that are not all numbers."""
     numeric = base.numeric and candidate.numeric and len(base.sample) > 0
     if numeric and (base.distinct is None or base.distinct > BINS):
-        inner = np.unique(np.quantile(base.sample, np.linspace(0, 1, BINS + 1)))
-        edges = np.r_[-np.inf, inner[1:-1], np.inf]
-        b = np.maximum(_numeric_shares(base, edges), _FLOOR)
-        c = np.maximum(_numeric_shares(candidate, edges), _FLOOR)
-    elif base.counts is not None and candidate.counts is not None:
+        edges = quantile_edges(base.sample)
+        return index(_numeric_shares(base, edges), _numeric_shares(candidate, edges))
+    if base.counts is not None and candidate.counts is not None:
         categories = sorted(set(base.counts) | set(candidate.counts) | {MISSING})
-        b = _floored(_category_shares(base, categories))
-        c = _floored(_category_shares(candidate, categories))
-    else:
-        return None
-    return float(np.sum((c - b) * np.log(c / b)))
+        return index(
+            _shares(_category_shares(base, categories)),
+            _shares(_category_shares(candidate, categories)),
+        )
+    return None
 
 
 def diff(
