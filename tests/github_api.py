@@ -131,12 +131,19 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _validation_failed(*errors: dict[str, str]) -> tuple[int, Any]:
-    return 422, {"message": "Validation Failed", "errors": list(errors), "documentation_url": DOCS}
+# What the stand-in answers: status, JSON payload (or a Canned answer), extra headers.
+Answer = tuple[int, Any, dict[str, str]]
+# The recorded body of a request whose body was not JSON.
+UNPARSABLE = "<not JSON>"
 
 
-def _not_found() -> tuple[int, Any]:
-    return 404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+def _validation_failed(*errors: dict[str, str]) -> Answer:
+    body = {"message": "Validation Failed", "errors": list(errors), "documentation_url": DOCS}
+    return 422, body, {}
+
+
+def _not_found() -> Answer:
+    return 404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, {}
 
 
 def _positive(value: str | None, default: int) -> int:
@@ -232,7 +239,7 @@ class StandInGitHub:
 
     # ---- the protocol ----
 
-    def answer(self, method: str, target: str, headers: Message, raw: bytes) -> tuple:
+    def answer(self, method: str, target: str, headers: Message, raw: bytes) -> Answer:
         """(status, JSON payload or Canned, extra headers) for one request."""
         with self._lock:
             url = urlsplit(target)
@@ -240,7 +247,7 @@ class StandInGitHub:
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
-                body = ValueError
+                body = UNPARSABLE
             self.requests.append(Request(method, url.path, query, headers, body))
             if not headers.get("User-Agent"):
                 return 403, {"message": "Request forbidden by administrative rules."}, {}
@@ -251,11 +258,11 @@ class StandInGitHub:
                 return 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}
             if self.canned is not None:
                 return self.canned.status, self.canned, {}
-            if body is ValueError or (body is not None and not isinstance(body, dict)):
+            if body is not None and not isinstance(body, dict):
                 return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}, {}
             prefix = f"/repos/{self.repository}"
             if not url.path.startswith(prefix + "/"):
-                return (*_not_found(), {})
+                return _not_found()
             resource = url.path.removeprefix(prefix)
             routes = {
                 ("GET", "/pulls"): lambda: self._page(url.path, query, self._list_pulls(query)),
@@ -273,9 +280,9 @@ class StandInGitHub:
                         return self._update_issue(number, body or {})
                     if method == "POST" and parts[3:] == ["comments"]:
                         return self._comment(number, body or {})
-            return (*_not_found(), {})
+            return _not_found()
 
-    def _page(self, path: str, query: dict[str, str], items: list[dict]) -> tuple:
+    def _page(self, path: str, query: dict[str, str], items: list[dict]) -> Answer:
         """One page of `items`, with GitHub's Link header when there are others."""
         per_page = min(_positive(query.get("per_page"), DEFAULT_PER_PAGE), self.max_per_page)
         page = _positive(query.get("page"), 1)
@@ -307,25 +314,22 @@ class StandInGitHub:
             reverse=query.get("direction", "desc") == "desc",
         )
 
-    def _create_pull(self, body: dict[str, Any]) -> tuple:
+    def _create_pull(self, body: dict[str, Any]) -> Answer:
         owner = self.repository.split("/")[0]
         missing = [name for name in ("title", "head", "base") if not body.get(name)]
         if missing:
-            return (*_validation_failed(*[self._invalid("PullRequest", m) for m in missing]), {})
+            return _validation_failed(*[self._invalid("PullRequest", m) for m in missing])
         head_owner, _, branch = str(body["head"]).rpartition(":")
         head_sha, base_sha = self._head(branch), self._head(body["base"])
         if head_owner not in ("", owner) or head_sha is None:
-            return (*_validation_failed(self._invalid("PullRequest", "head")), {})
+            return _validation_failed(self._invalid("PullRequest", "head"))
         if base_sha is None:
-            return (*_validation_failed(self._invalid("PullRequest", "base")), {})
+            return _validation_failed(self._invalid("PullRequest", "base"))
         label = f"{owner}:{branch}"
         if any(p["head"]["label"] == label and p["state"] == "open" for p in self.pulls):
             exists = f"A pull request already exists for {label}."
-            return (
-                *_validation_failed(
-                    {"resource": "PullRequest", "code": "custom", "message": exists}
-                ),
-                {},
+            return _validation_failed(
+                {"resource": "PullRequest", "code": "custom", "message": exists}
             )
         pull = pull_request(
             self._next_number(),
@@ -356,21 +360,21 @@ class StandInGitHub:
             reverse=query.get("direction", "desc") == "desc",
         )
 
-    def _create_issue(self, body: dict[str, Any]) -> tuple:
+    def _create_issue(self, body: dict[str, Any]) -> Answer:
         if not body.get("title"):
-            return (*_validation_failed(self._invalid("Issue", "title")), {})
+            return _validation_failed(self._invalid("Issue", "title"))
         labels = [] if self.drop_labels else list(body.get("labels") or [])
         return 201, self.add_issue(body["title"], body.get("body"), labels), {}
 
-    def _update_issue(self, number: int, body: dict[str, Any]) -> tuple:
+    def _update_issue(self, number: int, body: dict[str, Any]) -> Answer:
         issue = self.issues[number]
         issue.update({key: body[key] for key in ("title", "body", "state") if key in body})
         issue["updated_at"] = _now()
         return 200, issue, {}
 
-    def _comment(self, number: int, body: dict[str, Any]) -> tuple:
+    def _comment(self, number: int, body: dict[str, Any]) -> Answer:
         if not body.get("body"):
-            return (*_validation_failed(self._invalid("IssueComment", "body")), {})
+            return _validation_failed(self._invalid("IssueComment", "body"))
         comments = self.comments.setdefault(number, [])
         comment_id = 5000 + sum(len(c) for c in self.comments.values())
         comment = {

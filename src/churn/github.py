@@ -61,8 +61,9 @@ def next_page(link_header: str | None) -> str | None:
 
 
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib follows a redirect with every header, Authorization included: only within the
-    API's own origin, then (GitHub redirects a renamed repository's requests, on its host)."""
+    """urllib would follow a redirect anywhere with every header, Authorization included: this
+    follows one only within the API's own origin (where GitHub sends a renamed repository's
+    requests) and refuses any other."""
 
     # urllib's signature, positional arguments and all.
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0917
