@@ -290,17 +290,15 @@ def _task_refresh_data(args: argparse.Namespace) -> int:
 def _task_open_pr(args: argparse.Namespace) -> int:
     import os
 
+    from churn import github as rest
     from churn.engines import pull_request
     from churn.engines.stage_task import TaskError
 
     token = os.environ.get("GITHUB_TOKEN", "")
     if not token:
         raise TaskError("GITHUB_TOKEN is not set: a token that may push and open pull requests")
-    github = pull_request.GitHub(
-        repo=args.repo,
-        token=token,
-        api_url=os.environ.get("GITHUB_API_URL") or pull_request.DEFAULT_API_URL,
-    )
+    api_url = os.environ.get("GITHUB_API_URL") or rest.DEFAULT_API_URL
+    github = rest.GitHub(api_url, args.repo, token, user_agent="churn-retrain")
     outcome = pull_request.propose(
         Path.cwd(), _payloads(), github=github, base=args.base, run_id=args.run_id
     )
@@ -429,6 +427,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from churn.deliver.wheel.build import WheelError
     from churn.engines.pipeline_graph import PipelineError
     from churn.engines.stage_task import TaskError
+    from churn.github import GitHubError
     from churn.params import ParamsError
     from churn.report.collect import ReportError
     from churn.stages.fetch import FetchError
@@ -444,6 +443,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         WheelError,
         PipelineError,
         TaskError,
+        GitHubError,
         FileNotFoundError,
     )
 

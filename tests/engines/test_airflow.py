@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import PROJECT_ROOT, copy_project, git
 from tests.engines.conftest import DAGS_FOLDER, AirflowHome, Origin
-from tests.github_api import FakeGitHub, serve
+from tests.github_api import StandInGitHub
 
 RESULT_FILES = ("dvc.lock", "data.dvc", "eval/metrics.json")
 TOKEN = "airflow-test-token"
@@ -149,7 +149,7 @@ class Retrain:
     task_states: dict[str, str]
     payloads: dict[str, dict]
     checkouts: dict[str, Path]
-    github: FakeGitHub
+    github: StandInGitHub
     origin: Origin
     reference: Path  # plain `dvc repro` on the same data, in its own checkout
     new_table: Path
@@ -186,7 +186,7 @@ def retrain(celery_cluster, origin, tmp_path_factory) -> Retrain:
     new_table = root / "latest.csv"
     new_table.write_text("".join(lines[:-300]))  # the latest table: 300 customers fewer
 
-    with serve("acme", "churn", TOKEN, origin.bare) as github:
+    with StandInGitHub(repository="acme/churn", token=TOKEN, git_dir=origin.bare) as github:
         connection = json.dumps({"conn_type": "http", "host": github.url, "password": TOKEN})
         cluster = celery_cluster({"AIRFLOW_CONN_CHURN_GITHUB": connection})
         with ThreadPoolExecutor(1) as pool:
@@ -263,7 +263,7 @@ def test_retraining_opens_one_pull_request_with_the_new_pins(retrain):
     metrics = json.loads((retrain.reference / "eval" / "metrics.json").read_text())
     assert "| eval/metrics.json | roc_auc |" in pull["body"]
     assert str(metrics["roc_auc"]) in pull["body"]
-    posted = [r for r in retrain.github.requests if r[0] == "POST"]
+    posted = [r for r in retrain.github.requests if r.method == "POST"]
     assert len(posted) == 1
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import git, run
-from tests.github_api import serve
+from tests.github_api import StandInGitHub
 
 pytestmark = pytest.mark.slow
 
@@ -163,7 +163,7 @@ def test_refreshing_with_the_same_data_changes_nothing(origin, tmp_path):
 
 def test_open_pr_pushes_a_branch_and_opens_one_pull_request(origin, refreshed_run, tmp_path):
     inputs, _ = refreshed_run
-    with serve("acme", "churn", "s3cret", origin) as github:
+    with StandInGitHub(repository="acme/churn", token="s3cret", git_dir=origin) as github:
         env = {**os.environ, "GITHUB_TOKEN": "s3cret", "GITHUB_API_URL": github.url}
         args = ("open-pr", "--repo", "acme/churn", "--base", "main", "--run-id", "run-1")
         wrong = task(
@@ -176,7 +176,9 @@ def test_open_pr_pushes_a_branch_and_opens_one_pull_request(origin, refreshed_ru
         again = ok(task(clone(origin, tmp_path / "publisher2"), *args, inputs=inputs, env=env))
 
     assert wrong.returncode == 2
-    assert "401 Bad credentials" in wrong.stderr
+    assert (
+        "GitHub answered HTTP 401 to GET /repos/acme/churn/pulls: Bad credentials" in wrong.stderr
+    )
     assert opened["created"] is True
     assert again["created"] is False
     assert again["number"] == opened["number"] == 1

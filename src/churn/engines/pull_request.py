@@ -6,19 +6,15 @@ the data's hash, pushed to the git remote, and proposed through GitHub's REST AP
 request's own CI then retrains and reports, so the same gate decides as for a person's change.
 
 Idempotent: the branch name depends on the data only, and an open pull request for it is
-reused (the force-push updates it) rather than duplicated. The token comes from the
-environment (`GITHUB_TOKEN`), never from a file or an argument; `GITHUB_API_URL` points at a
-GitHub Enterprise server (or a test's stand-in).
+reused (the force-push updates it) rather than duplicated. GitHub is reached through
+`churn.github`; `churn task open-pr` makes that client from the environment (`GITHUB_TOKEN`,
+never a file or an argument; `GITHUB_API_URL` for a GitHub Enterprise server or a test's
+stand-in), which Airflow's `churn_github` connection fills in.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,58 +22,23 @@ import yaml
 
 from churn.engines import stage_task
 from churn.engines.stage_task import Payload, TaskError
+from churn.github import GitHub
 
-DEFAULT_API_URL = "https://api.github.com"
-API_VERSION = "2022-11-28"
 BRANCH_PREFIX = "retrain/data-"
 _BOT = ("churn-retrain-bot", "churn-retrain-bot@users.noreply.github.com")
-_TIMEOUT_S = 30
 
 
-@dataclass(frozen=True)
-class GitHub:
-    """The few REST calls needed, with GitHub's own request and response shapes."""
+def open_pull(github: GitHub, branch: str) -> dict | None:
+    """The open pull request from `branch` of the repository itself, if there is one."""
+    owner = github.repository.split("/", 1)[0]
+    found = github.call("GET", "/pulls", query={"state": "open", "head": f"{owner}:{branch}"})
+    return found[0] if found else None
 
-    repo: str  # owner/name
-    token: str
-    api_url: str = DEFAULT_API_URL
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
-        request = urllib.request.Request(
-            self.api_url.rstrip("/") + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {self.token}",
-                "X-GitHub-Api-Version": API_VERSION,
-                "Content-Type": "application/json",
-                "User-Agent": "churn-retrain",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")
-            with contextlib.suppress(ValueError, AttributeError):
-                detail = json.loads(detail).get("message", detail)
-            raise TaskError(f"GitHub {method} {path}: {exc.code} {detail}") from exc
-        except urllib.error.URLError as exc:
-            raise TaskError(f"GitHub API at {self.api_url} unreachable: {exc.reason}") from exc
-
-    def open_pull(self, head: str) -> dict | None:
-        owner = self.repo.split("/", 1)[0]
-        query = urllib.parse.urlencode({"state": "open", "head": f"{owner}:{head}"})
-        found = self._call("GET", f"/repos/{self.repo}/pulls?{query}")
-        return found[0] if found else None
-
-    def create_pull(self, *, head: str, base: str, title: str, body: str) -> dict:
-        return self._call(
-            "POST",
-            f"/repos/{self.repo}/pulls",
-            {"title": title, "head": head, "base": base, "body": body},
-        )
+def create_pull(github: GitHub, *, head: str, base: str, title: str, body: str) -> dict:
+    return github.call(
+        "POST", "/pulls", body={"title": title, "head": head, "base": base, "body": body}
+    )
 
 
 def _metrics_table(root: Path, assembled: Payload, base_revision: str) -> str:
@@ -118,7 +79,7 @@ def propose(
     digest = _data_digest(inputs)
     branch = BRANCH_PREFIX + digest
     # First call: bad credentials stop the task before anything is pushed.
-    existing = github.open_pull(branch)
+    existing = open_pull(github, branch)
     assembled = stage_task.assemble(root, inputs)
     paths = [entry["path"] for entry in assembled["files"]]
     stage_task.run(root, "git", "switch", "--quiet", "-C", branch)
@@ -140,8 +101,8 @@ def propose(
         )
         if part
     )
-    created = github.create_pull(
-        head=branch, base=base, title=f"Retrain on new data ({digest})", body=body
+    created = create_pull(
+        github, head=branch, base=base, title=f"Retrain on new data ({digest})", body=body
     )
     return _outcome(created, branch, commit, created=True)
 

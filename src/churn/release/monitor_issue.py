@@ -30,13 +30,13 @@ import math
 import os
 import re
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from churn.github import DEFAULT_API_URL, REPOSITORY, GitHub, GitHubError
 
 LABEL = "model-monitoring"
 TITLE = "Model monitoring: an alert fired"
@@ -48,8 +48,6 @@ MAX_TEXT_CHARS = 2_000
 # GitHub refuses issue bodies longer than this.
 MAX_BODY_CHARS = 65_536
 _MARKER = re.compile(r"<!-- churn-monitor (\{.*?\}) -->")
-_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_API_VERSION = "2022-11-28"
 
 
 class MonitorIssueError(RuntimeError):
@@ -230,91 +228,50 @@ The full report is that run's `monitor-report` artifact (`monitor.md`, `monitor.
     return head + opening + report + closing
 
 
-# ---- GitHub's REST API --------------------------------------------------------------------------
+# ---- GitHub's REST API (churn.github) ----------------------------------------------------------
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-@dataclass(frozen=True)
-class GitHub:
-    """The few issue endpoints this needs, with the workflow's token."""
+def open_issues(github: GitHub, label: str) -> list[dict[str, Any]]:
+    """Open issues with `label`, oldest first (without pull requests, which GitHub mixes in)."""
+    query = {
+        "labels": label,
+        "state": "open",
+        "sort": "created",
+        "direction": "asc",
+        "per_page": 100,
+    }
+    found = github.call("GET", "/issues", query=query)
+    if not isinstance(found, list):
+        raise MonitorIssueError("GET /issues did not answer a list")
+    issues = [i for i in found if isinstance(i, dict) and "pull_request" not in i]
+    if not all(_is_number(i.get("number")) for i in issues):
+        raise MonitorIssueError("GET /issues answered an issue without a number")
+    return issues
 
-    api_url: str
-    repository: str
-    token: str
-    timeout: float = 30.0
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        query: Mapping[str, str] | None = None,
-    ) -> Any:
-        url = f"{self.api_url.rstrip('/')}/repos/{self.repository}{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(
-            url,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {self.token}",
-                "X-GitHub-Api-Version": _API_VERSION,
-                "User-Agent": "churn-monitor-issue",
-                **({"Content-Type": "application/json"} if body is not None else {}),
-            },
+def create_issue(github: GitHub, title: str, body: str, label: str) -> dict[str, Any]:
+    issue = github.call("POST", "/issues", body={"title": title, "body": body, "labels": [label]})
+    if not isinstance(issue, dict) or not _is_number(issue.get("number")):
+        raise MonitorIssueError("POST /issues did not answer an issue")
+    names = {lab.get("name") for lab in issue.get("labels", []) if isinstance(lab, dict)}
+    if label not in names:
+        # Without the label the next run would not find it and would open another one.
+        raise MonitorIssueError(
+            f"issue #{issue.get('number')} was created without the label {label!r}"
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace")
-            raise MonitorIssueError(f"{method} {path} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise MonitorIssueError(f"{method} {path} failed: {exc}") from exc
-        try:
-            return json.loads(payload) if payload else None
-        except json.JSONDecodeError as exc:
-            raise MonitorIssueError(f"{method} {path} did not answer JSON") from exc
+    return issue
 
-    def open_issues(self, label: str) -> list[dict[str, Any]]:
-        """Open issues with `label`, oldest first (without pull requests, which it mixes in)."""
-        query = {
-            "labels": label,
-            "state": "open",
-            "sort": "created",
-            "direction": "asc",
-            "per_page": "100",
-        }
-        found = self.request("GET", "/issues", query=query)
-        if not isinstance(found, list):
-            raise MonitorIssueError("GET /issues did not answer a list")
-        issues = [i for i in found if isinstance(i, dict) and "pull_request" not in i]
-        if not all(_is_number(i.get("number")) for i in issues):
-            raise MonitorIssueError("GET /issues answered an issue without a number")
-        return issues
 
-    def create_issue(self, title: str, body: str, label: str) -> dict[str, Any]:
-        issue = self.request("POST", "/issues", {"title": title, "body": body, "labels": [label]})
-        if not isinstance(issue, dict) or not _is_number(issue.get("number")):
-            raise MonitorIssueError("POST /issues did not answer an issue")
-        names = {lab.get("name") for lab in issue.get("labels", []) if isinstance(lab, dict)}
-        if label not in names:
-            # Without the label the next run would not find it and would open another one.
-            raise MonitorIssueError(
-                f"issue #{issue.get('number')} was created without the label {label!r}"
-            )
-        return issue
+def update_body(github: GitHub, number: int, body: str) -> None:
+    github.call("PATCH", f"/issues/{number}", body={"body": body})
 
-    def update_body(self, number: int, body: str) -> None:
-        self.request("PATCH", f"/issues/{number}", {"body": body})
 
-    def comment(self, number: int, body: str) -> None:
-        self.request("POST", f"/issues/{number}/comments", {"body": body})
+def comment(github: GitHub, number: int, body: str) -> None:
+    github.call("POST", f"/issues/{number}/comments", body={"body": body})
 
 
 def sync(
@@ -323,7 +280,7 @@ def sync(
     """Bring the monitoring issue in line with `result`; return what was done, in a sentence."""
     if result.status == "error":
         return "the monitor could not run: no issue is opened or updated (the run itself fails)"
-    ours = [i for i in github.open_issues(label) if read_marker(i.get("body")) is not None]
+    ours = [i for i in open_issues(github, label) if read_marker(i.get("body")) is not None]
     issue = ours[0] if ours else None
     if result.status == "healthy":
         if issue is None:
@@ -331,23 +288,25 @@ def sync(
         number, last = issue["number"], read_marker(issue.get("body")) or {}
         if last.get("status") != "alert":
             return f"healthy: issue #{number} already says so"
-        github.comment(
+        comment(
+            github,
             number,
             f"The [latest monitoring run]({run_url}) is healthy: no threshold fired. Close this "
             "issue once the cause is understood (or with the retraining pull request).",
         )
         body = _MARKER.sub(lambda _: marker("healthy", []), issue.get("body") or "", count=1)
-        github.update_body(number, body)
+        update_body(github, number, body)
         return f"healthy: commented on issue #{number}"
     body = issue_body(result, run_url, report)
     if issue is None:
-        created = github.create_issue(TITLE, body, label)
+        created = create_issue(github, TITLE, body, label)
         return f"alert: opened issue #{created['number']} ({', '.join(result.names)})"
     number, last = issue["number"], read_marker(issue.get("body")) or {}
-    github.update_body(number, body)
+    update_body(github, number, body)
     if last.get("status") == "alert" and last.get("alerts") == result.names:
         return f"alert: updated issue #{number} (same alerts as before, no comment)"
-    github.comment(
+    comment(
+        github,
         number,
         f"The [latest monitoring run]({run_url}) fired: "
         + ", ".join(f"`{_cell(name)}`" for name in result.names)
@@ -362,7 +321,7 @@ def sync(
 def _environment(env: Mapping[str, str]) -> tuple[GitHub, str]:
     """The API client and the run's URL, from the variables every GitHub Actions job has."""
     repository = env.get("GITHUB_REPOSITORY", "")
-    if not _REPOSITORY.fullmatch(repository):
+    if not REPOSITORY.fullmatch(repository):
         raise MonitorIssueError(f"GITHUB_REPOSITORY must be owner/name, got {repository!r:.80}")
     token = env.get("GITHUB_TOKEN", "")
     if not token:
@@ -371,11 +330,12 @@ def _environment(env: Mapping[str, str]) -> tuple[GitHub, str]:
     if not run_id.isdigit():
         raise MonitorIssueError(f"GITHUB_RUN_ID must be a number, got {run_id!r:.40}")
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    api = env.get("GITHUB_API_URL", "https://api.github.com")
+    api = env.get("GITHUB_API_URL", DEFAULT_API_URL)
     for name, url in (("GITHUB_SERVER_URL", server), ("GITHUB_API_URL", api)):
         if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
             raise MonitorIssueError(f"{name} must be an http(s) URL, got {url!r:.80}")
-    return GitHub(api, repository, token), f"{server}/{repository}/actions/runs/{run_id}"
+    github = GitHub(api, repository, token, user_agent="churn-monitor-issue")
+    return github, f"{server}/{repository}/actions/runs/{run_id}"
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -392,7 +352,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         result = read_result(args.json)
         github, run_url = _environment(os.environ if env is None else env)
         print(sync(github, result, run_url, read_report(args.markdown), args.label))
-    except MonitorIssueError as exc:
+    except (MonitorIssueError, GitHubError) as exc:
         print(f"monitor-issue: {exc}", file=sys.stderr)
         return 2
     return 0

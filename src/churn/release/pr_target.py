@@ -26,22 +26,18 @@ import json
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
+from churn.github import DEFAULT_API_URL, REPOSITORY, GitHub, GitHubError
 from churn.release import pr_artifact
 
-DEFAULT_API_URL = "https://api.github.com"
-# One page: a head branch has one open pull request per base branch, far fewer than this.
+# A head branch has one open pull request per base branch: one page holds them (more pages would
+# be followed).
 PAGE_SIZE = 100
 _SHA = re.compile(r"[0-9a-f]{40}")
-# GitHub's rules for owner/name: it goes into the API path.
-_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.\.?$)[A-Za-z0-9_.-]{1,100}")
 
 
 class TargetError(RuntimeError):
@@ -90,37 +86,21 @@ def run_head(event: dict[str, Any]) -> RunHead:
     )
     if not _SHA.fullmatch(head.head_sha):
         raise TargetError(f"the event's head commit {head.head_sha[:50]!r} is not a SHA")
-    if not _REPOSITORY.fullmatch(head.repository):
+    if not REPOSITORY.fullmatch(head.repository):
         raise TargetError(f"the event's repository {head.repository[:100]!r} is not owner/name")
     return head
 
 
-def open_pull_requests(api_url: str, token: str, head: RunHead) -> list[dict[str, Any]]:
+def open_pull_requests(github: GitHub, head: RunHead) -> list[dict[str, Any]]:
     """GitHub's open pull requests into the repository from `head`'s owner and branch."""
-    query = urlencode(
-        {"state": "open", "head": f"{head.head_owner}:{head.head_branch}", "per_page": PAGE_SIZE}
-    )
-    url = f"{api_url.rstrip('/')}/repos/{quote(head.repository)}/pulls?{query}"
-    request = urllib.request.Request(
-        url,
-        headers={
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {token}",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": "churn-pr-comment",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            pulls = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise TargetError(f"GitHub answered HTTP {exc.code} to GET {url}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise TargetError(f"could not ask GitHub (GET {url}): {exc}") from exc
+    query = {
+        "state": "open",
+        "head": f"{head.head_owner}:{head.head_branch}",
+        "per_page": PAGE_SIZE,
+    }
+    pulls = github.call("GET", "/pulls", query=query)
     if not isinstance(pulls, list):
-        raise TargetError(f"GitHub's answer to GET {url} is not a list of pull requests")
-    if len(pulls) >= PAGE_SIZE:
-        raise TargetError(f"{len(pulls)} open pull requests from {head.head_branch!r}: too many")
+        raise TargetError(f"GitHub's answer to GET /repos/{head.repository}/pulls is not a list")
     return pulls
 
 
@@ -159,7 +139,8 @@ def resolve(
     pull request's number and the report to post, or None when there is nothing to post."""
     claimed, report = pr_artifact.check(artifact)
     head = run_head(event)
-    number, reason = target(head, open_pull_requests(api_url, token, head))
+    github = GitHub(api_url, head.repository, token, user_agent="churn-pr-comment")
+    number, reason = target(head, open_pull_requests(github, head))
     print(f"pr-comment target: {reason}", file=sys.stderr)
     if number is not None and claimed != number:
         raise TargetError(
@@ -183,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise TargetError("GITHUB_TOKEN is not set")
         api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
         found = resolve(args.artifact, event, api_url, token)
-    except (TargetError, OSError, ValueError) as exc:  # ArtifactError is a ValueError
+    except (TargetError, GitHubError, OSError, ValueError) as exc:  # ArtifactError: ValueError
         print(f"pr-comment target: {exc}", file=sys.stderr)
         return 2
     if found is not None:

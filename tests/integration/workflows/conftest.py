@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.conftest import copy_project, git
-from tests.integration.workflows.stand_ins.github_api import GithubApi
+from tests.github_api import StandInGitHub
 
 STAND_INS = Path(__file__).parent / "stand_ins"
 PR_NUMBER = 7
@@ -258,8 +258,7 @@ def workflow_run_event(run_id: str, conclusion: str, head_sha: str) -> dict:
 
 
 @pytest.fixture
-def github_api() -> Iterator[GithubApi]:
-    """GitHub's REST API as far as pr-comment.yml uses it, on 127.0.0.1 (stand_ins/github_api)."""
-    api = GithubApi().start()
-    yield api
-    api.stop()
+def github_api() -> Iterator[StandInGitHub]:
+    """GitHub's REST API for the base repository, on 127.0.0.1 (tests/github_api.py)."""
+    with StandInGitHub(repository=BASE_REPOSITORY) as api:
+        yield api

@@ -13,6 +13,7 @@ import json
 
 import pytest
 from tests.conftest import git
+from tests.github_api import StandInGitHub, pull_request
 from tests.integration.workflows.conftest import (
     BASE_REPOSITORY,
     COMMENT_RUN,
@@ -25,7 +26,6 @@ from tests.integration.workflows.conftest import (
     step_results,
     workflow_run_event,
 )
-from tests.integration.workflows.stand_ins.github_api import GithubApi, pull_request
 
 pytestmark = pytest.mark.slow
 
@@ -51,11 +51,10 @@ def comment_run(worse_pull_request: Github, pr_run):
     head = git(github.origin, "rev-parse", "worse-model")
     git(github.origin, "checkout", "-q", "--detach", "main")
     record = github.root / "comment.json"
-    api = GithubApi().start()
-    api.pulls = [
-        pull_request(PR_NUMBER, base=BASE_REPOSITORY, head=FORK, branch=FORK_BRANCH, sha=head)
-    ]
-    try:
+    with StandInGitHub(repository=BASE_REPOSITORY) as api:
+        api.pulls = [
+            pull_request(PR_NUMBER, base=BASE_REPOSITORY, head=FORK, branch=FORK_BRANCH, sha=head)
+        ]
         result = github.run_act(
             "workflow_run",
             event=workflow_run_event(str(PR_RUN), "failure", head),
@@ -65,8 +64,6 @@ def comment_run(worse_pull_request: Github, pr_run):
             record=record,
             env={"GITHUB_API_URL": api.url},
         )
-    finally:
-        api.stop()
     return result, record
 
 

@@ -2,7 +2,7 @@
 GitHub names, or nowhere.
 
 The artifacts are built directly (no pipeline run): what matters is what a pull request's code
-could have written into one. GitHub's API is the stand-in of stand_ins/github_api.py, reached
+could have written into one. GitHub's API is the stand-in of tests/github_api.py, reached
 through GITHUB_API_URL as the real one is.
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import git
+from tests.github_api import StandInGitHub, pull_request
 from tests.integration.workflows.conftest import (
     BASE_REPOSITORY,
     FORK,
@@ -19,7 +20,6 @@ from tests.integration.workflows.conftest import (
     Github,
     workflow_run_event,
 )
-from tests.integration.workflows.stand_ins.github_api import GithubApi, pull_request
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def hand_over(github: Github, run_id: int, number: str, report: str) -> None:
 
 
 def run_comment_job(
-    github: Github, api: GithubApi | None, run_id: int, head_sha: str, name: str
+    github: Github, api: StandInGitHub | None, run_id: int, head_sha: str, name: str
 ) -> tuple[str, int, Path]:
     git(github.origin, "checkout", "-q", "--detach", "main")
     record = github.root / f"{name}.json"
@@ -52,7 +52,7 @@ def run_comment_job(
     return result.stdout + result.stderr, result.returncode, record
 
 
-def test_a_forged_pull_request_number_posts_nothing(github: Github, github_api: GithubApi):
+def test_a_forged_pull_request_number_posts_nothing(github: Github, github_api: StandInGitHub):
     """A fork's run claims another pull request (#7, someone else's) in its artifact, with a
     flattering verdict: GitHub says the run's head belongs to #8, so nothing is posted."""
     github_api.pulls = [
@@ -68,9 +68,9 @@ def test_a_forged_pull_request_number_posts_nothing(github: Github, github_api: 
     assert not Path(str(record) + ".npm.json").exists()
     # It asked GitHub about the run's own head, with the job's token.
     (request,) = github_api.requests
-    assert request["path"] == f"/repos/{BASE_REPOSITORY}/pulls"
-    assert request["query"]["head"] == f"{FORK.split('/')[0]}:{FORK_BRANCH}"
-    assert request["query"]["state"] == "open"
+    assert request.path == f"/repos/{BASE_REPOSITORY}/pulls"
+    assert request.query["head"] == f"{FORK.split('/')[0]}:{FORK_BRANCH}"
+    assert request.query["state"] == "open"
 
 
 def test_a_tampered_number_stops_the_job_before_cml(github: Github):

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.github_api import Canned, StandInGitHub, pull_request
 from tests.integration.workflows.conftest import (
     BASE_REPOSITORY,
     FORK,
     FORK_BRANCH,
     workflow_run_event,
 )
-from tests.integration.workflows.stand_ins.github_api import GithubApi, pull_request
 
 from churn.release import pr_target
 
@@ -39,7 +39,7 @@ class Asked:
 
 
 @pytest.fixture
-def ask(tmp_path: Path, github_api: GithubApi, artifact: Path, capsys):
+def ask(tmp_path: Path, github_api: StandInGitHub, artifact: Path, capsys):
     """Run pr_target as pr-comment.yml does, for `event` (default: the fork's run of HEAD)."""
 
     def asking(event: dict | None = None, token: str = "stand-in-token") -> Asked:
@@ -69,14 +69,14 @@ def test_a_fork_pull_request_is_found_by_its_head(ask, github_api, artifact):
     assert asked.out.splitlines() == ["number=8", f"report={(artifact / 'report.md').resolve()}"]
     assert "pull request #8 has head someone/churn-fork@cccccccccccc" in asked.err
     (request,) = github_api.requests
-    assert request["path"] == f"/repos/{BASE_REPOSITORY}/pulls"
-    assert request["query"] == {
+    assert request.path == f"/repos/{BASE_REPOSITORY}/pulls"
+    assert request.query == {
         "state": "open",
         "head": f"someone:{FORK_BRANCH}",
         "per_page": "100",
     }
-    assert request["headers"]["Authorization"] == "Bearer stand-in-token"
-    assert request["headers"]["Accept"] == "application/vnd.github+json"
+    assert request.headers["Authorization"] == "Bearer stand-in-token"
+    assert request.headers["Accept"] == "application/vnd.github+json"
 
 
 def test_a_same_repository_pull_request_listed_in_the_event(ask, github_api):
@@ -90,7 +90,7 @@ def test_a_same_repository_pull_request_listed_in_the_event(ask, github_api):
     asked = ask(event)
     assert asked.code == 0
     assert asked.out.startswith("number=8\n")
-    assert github_api.requests[0]["query"]["head"] == f"example:{FORK_BRANCH}"
+    assert github_api.requests[0].query["head"] == f"example:{FORK_BRANCH}"
 
 
 def test_an_artifact_naming_another_pull_request_is_refused(ask, github_api, artifact):
@@ -140,7 +140,7 @@ def test_a_branch_name_is_sent_as_data(ask, github_api):
     event["workflow_run"]["head_branch"] = branch
     asked = ask(event)
     assert asked.out.startswith("number=8\n")
-    assert github_api.requests[0]["query"] == {
+    assert github_api.requests[0].query == {
         "state": "open",
         "head": f"someone:{branch}",
         "per_page": "100",
@@ -151,12 +151,12 @@ def test_a_branch_name_is_sent_as_data(ask, github_api):
     ("token", "failure", "reason"),
     [
         ("wrong-token", None, "GitHub answered HTTP 401"),
-        ("stand-in-token", 502, "GitHub answered HTTP 502"),
+        ("stand-in-token", Canned.error(502, "Server Error"), "GitHub answered HTTP 502"),
     ],
 )
 def test_github_errors_fail_closed(ask, github_api, token, failure, reason):
     github_api.pulls = [fork_pr(8)]
-    github_api.failure = failure
+    github_api.canned = failure
     asked = ask(token=token)
     assert asked.code == 2
     assert asked.out == ""
