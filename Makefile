@@ -119,11 +119,13 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
 	  --tag '$(IMAGE)' .
 
-test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
-	pytest --cov --cov-report=term
+# Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
+TEST_WORKERS ?= 2
+test: $(STAMP) ## Every test but the engines' (~5 min; see test-engines), with coverage
+	pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term
 
-test-unit: $(STAMP) ## Run only the fast unit tests
-	pytest tests/unit
+test-unit: $(STAMP) ## Only the fast unit tests (~30 s)
+	pytest -n $(TEST_WORKERS) --dist loadgroup tests/unit
 
 lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure

@@ -108,3 +108,17 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env
     ).stdout.strip()
+
+
+# The act runs' shared GitHub, release run and pull request (tests/integration/workflows).
+_ACT_FIXTURES = {"github", "release", "worse_pull_request"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`): each test file runs on
+    one worker, so its module fixtures are built once, and the files sharing the act runs'
+    package fixtures run on one worker together, so those workflow runs happen once."""
+    for item in items:
+        shared = _ACT_FIXTURES & set(getattr(item, "fixturenames", ()))
+        group = "act" if shared and "workflows" in item.path.parts else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
