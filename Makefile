@@ -19,7 +19,7 @@ export OMP_NUM_THREADS ?= 1
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
 .PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
-	serve bench bench-serve bench-score image
+	serve bench bench-serve bench-score bench-scale image spark-env
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,21 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 
 install: $(STAMP) ## Create or refresh .venv from the locked requirements
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
+
+# PySpark (~400 MB, and Java 17 to run) lives in its own environment: only the Spark engine, its
+# tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+$(SPARK_STAMP): requirements/bootstrap.txt requirements/spark.txt pyproject.toml
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.txt
+	$(SPARK_VENV)/bin/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes \
+	  --compile-bytecode requirements/spark.txt
+	$(SPARK_VENV)/bin/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation \
+	  --no-deps -e .
+	@touch $@
+
+spark-env: $(SPARK_STAMP) ## Create or refresh .venv-spark (PySpark + the service's pins) for `churn score --engine spark`
 
 data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
 	@churn fetch --contract contract.yaml --dvc-file data.dvc
@@ -77,6 +92,10 @@ bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2
 bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
 	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
 
+ROWS ?= 1000000
+bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios
+	python benchmarks/bench_scale.py --project . --rows '$(ROWS)' --spark-python $(SPARK_VENV)/bin/python
+
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
 	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
 
@@ -90,7 +109,7 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
-	cd requirements && for set in bootstrap serve dev; do \
+	cd requirements && for set in bootstrap serve dev spark; do \
 	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
@@ -156,7 +175,7 @@ check-rules: prometheus ## Check the alert rules and the example config with pro
 	promtool check config $(RULES_DIR)/prometheus.yml
 	promtool test rules $(RULES_DIR)/rules_test.yml $(RULES_DIR)/rules_test_scores.yml
 
-test-engines: $(STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, ...)
+test-engines: $(STAMP) $(SPARK_STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, Spark, ...)
 	pytest tests/engines
 
 monitor-issue: ## (CI) Open or update the `model-monitoring` issue from MONITOR_JSON (GITHUB_* env)

@@ -85,11 +85,44 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        return _score_on_spark(args)
+    for flag in ("out_parquet", "master", "compiled", "predictor"):
+        if getattr(args, flag) is not None:
+            raise SystemExit(f"churn score: --{flag.replace('_', '-')} needs --engine spark")
+    if args.out is None:
+        raise SystemExit("churn score: --out is required")
     from churn.deliver.score import run as score
 
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
-    info = score.run(args.model, args.input, args.out, progress=not args.no_progress, **chunking)
+    info = score.run(
+        args.model, Path(args.input), args.out, progress=not args.no_progress, **chunking
+    )
     print(f"scored {info['rows']} rows of {args.input} into {args.out}")
+    return 0
+
+
+def _score_on_spark(args: argparse.Namespace) -> int:
+    if args.out is None and args.out_parquet is None:
+        raise SystemExit("churn score: --engine spark needs --out, --out-parquet or both")
+    from churn.engines.spark import score
+
+    chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
+    done = score.run(
+        args.model,
+        args.input,
+        store_path=args.out,
+        parquet_path=args.out_parquet,
+        master=args.master,
+        compiled_dir=args.compiled,
+        predictor=args.predictor or "auto",
+        progress=not args.no_progress,
+        **chunking,
+    )
+    written = " and ".join(str(p) for p in (args.out, args.out_parquet) if p is not None)
+    print(
+        f"scored {done['rows']} rows of {args.input} into {written} on Spark ({done['predictor']})"
+    )
     return 0
 
 
@@ -222,12 +255,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
     score.add_argument("--model", type=Path, required=True, help="model directory")
-    score.add_argument("--input", type=Path, required=True, help="CSV or Parquet file to score")
-    score.add_argument("--out", type=Path, required=True, help="SQLite store to (re)place")
+    # Text, not a Path: Spark reads URLs too (s3a://..., dbfs:/...).
+    score.add_argument("--input", required=True, help="CSV or Parquet file to score")
+    score.add_argument("--out", type=Path, help="SQLite store to (re)place")
     score.add_argument(
         "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
     )
     score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    score.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        default="pandas",
+        help="pandas (one process, the default) or spark (.venv-spark: `make spark-env`)",
+    )
+    score.add_argument(
+        "--out-parquet", help="(spark) Parquet directory of id and score to (re)place"
+    )
+    score.add_argument(
+        "--master",
+        help="(spark) cluster URL (spark://host:7077); default: SPARK_REMOTE, else local[*]",
+    )
+    score.add_argument("--compiled", type=Path, help="(spark) `churn compile` output, for ONNX")
+    score.add_argument(
+        "--predictor",
+        choices=("auto", "sklearn", "onnx"),
+        help="(spark) auto: ONNX when compiled and exact within 1e-9, else the pipeline",
+    )
 
     wheel = command("wheel", _wheel, "Build the embedded-model wheel (model + predict API).")
     wheel.add_argument("--model", type=Path, required=True, help="model directory")

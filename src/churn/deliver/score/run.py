@@ -69,6 +69,58 @@ def run(
         return store.info()
 
 
+def row_names(row_offset: int) -> rules.RowNames:
+    """How scoring names the rows of a block that starts `row_offset` rows into the input (the
+    same for both engines, so a bad row is reported alike)."""
+    return rules.RowNames("line", row_offset)
+
+
+def score_chunk(
+    contract: Contract, model: Any, chunk: pa.Table, rows: rules.RowNames
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check, complete and score one block of text columns: (typed ids, probabilities).
+
+    `model` is anything with the saved model's `predict_proba(features frame)`.
+    """
+    import pandas as pd
+
+    # A label in the input (e.g. the training table itself) plays no part in scoring.
+    if contract.target.name in chunk.column_names:
+        chunk = chunk.drop_columns([contract.target.name])
+    columns = text.check_arrow(contract, chunk, with_target=False, rows=rows)
+    columns = complete.derive_blanks(contract, columns, rows)
+    scores = model.predict_proba(table.features(contract, pd.DataFrame(columns)))
+    return columns[contract.id.name], np.asarray(scores, dtype=np.float64)
+
+
+def add_scores(
+    contract: Contract,
+    out: score_store.StoreWriter,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    rows: rules.RowNames,
+    *,
+    numbers: np.ndarray | None = None,
+) -> None:
+    """Add one block's scores to the store; an id scored before fails naming its row.
+
+    `numbers` are the rows' own indexes for `rows` to name, when they are not 0, 1, 2, ...
+    """
+    try:
+        out.add(ids.tolist(), scores.tolist())
+    except score_store.DuplicateIdError as exc:
+        problems = rules.Problems(rows)
+        clashing = set(exc.ids)
+        for index in np.flatnonzero(np.isin(ids, list(clashing)))[: rules.SHOWN_ROWS]:
+            problems.add(
+                contract.id.name,
+                "duplicate id (scored from an earlier row)",
+                int(index if numbers is None else numbers[index]),
+                ids[index],
+            )
+        raise DataValidationError(problems) from None
+
+
 def write_chunk(
     contract: Contract,
     model: saved_model.SavedModel,
@@ -77,29 +129,9 @@ def write_chunk(
     out: score_store.StoreWriter,
 ) -> None:
     """Check, complete and score one block of text columns, then add it to the store."""
-    import pandas as pd
-
-    rows = rules.RowNames("line", row_offset)
-    # A label in the input (e.g. the training table itself) plays no part in scoring.
-    if contract.target.name in chunk.column_names:
-        chunk = chunk.drop_columns([contract.target.name])
-    columns = text.check_arrow(contract, chunk, with_target=False, rows=rows)
-    columns = complete.derive_blanks(contract, columns, rows)
-    scores = model.predict_proba(table.features(contract, pd.DataFrame(columns)))
-    ids = columns[contract.id.name]
-    try:
-        out.add(ids.tolist(), np.asarray(scores, dtype=float).tolist())
-    except score_store.DuplicateIdError as exc:
-        problems = rules.Problems(rows)
-        clashing = set(exc.ids)
-        for index in np.flatnonzero(np.isin(ids, list(clashing)))[: rules.SHOWN_ROWS]:
-            problems.add(
-                contract.id.name,
-                "duplicate id (scored from an earlier row)",
-                int(index),
-                ids[index],
-            )
-        raise DataValidationError(problems) from None
+    rows = row_names(row_offset)
+    ids, scores = score_chunk(contract, model, chunk, rows)
+    add_scores(contract, out, ids, scores, rows)
 
 
 def open_chunks(path: Path, chunk_rows: int) -> tuple[Iterator[tuple[int, pa.Table]], int]:
@@ -167,11 +199,18 @@ def _parquet_chunks(parquet: Any, chunk_rows: int) -> Iterator[pa.Table]:
     import pyarrow as pa
 
     for batch in parquet.iter_batches(batch_size=chunk_rows):
-        names = batch.schema.names
-        # Arrow writes floats in their shortest round-trip form, so parsing the text back
-        # gives the very same numbers.
-        cells = [_as_text(column, name) for column, name in zip(batch.columns, names, strict=True)]
-        yield pa.Table.from_arrays(cells, names=names)
+        yield as_text(pa.Table.from_batches([batch]))
+
+
+def as_text(chunk: pa.Table) -> pa.Table:
+    """Every column of a typed (Parquet) block as text, as a CSV file would give it: Arrow
+    writes floats in their shortest round-trip form, so parsing the text back gives the very
+    same numbers, and a missing value becomes a blank."""
+    import pyarrow as pa
+
+    names = chunk.column_names
+    cells = [_as_text(column, name) for column, name in zip(chunk.columns, names, strict=True)]
+    return pa.Table.from_arrays(cells, names=names)
 
 
 def _as_text(column: Any, name: str) -> Any:
