@@ -47,9 +47,23 @@ def require_spark(python: Path = SPARK_PYTHON) -> Path:
     return python
 
 
-def _env() -> dict[str, str]:
+def spark_home(python: Path) -> str:
+    """The Spark distribution inside the installed PySpark (spark-class would otherwise look
+    for it with whatever `python3` comes first on PATH)."""
+    code = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
+    return subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _env(python: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-    env.update(SPARK_LOCAL_IP="127.0.0.1", SPARK_DAEMON_MEMORY="256m")
+    env.update(
+        SPARK_HOME=spark_home(python),
+        PYSPARK_PYTHON=str(python),
+        SPARK_LOCAL_IP="127.0.0.1",
+        SPARK_DAEMON_MEMORY="256m",
+    )
     return env
 
 
@@ -62,6 +76,7 @@ def standalone(
     port, ui_port = free_port(), free_port()
     processes: list[subprocess.Popen] = []
     logs = []
+    env = _env(python)
 
     def launch(name: str, argv: list[str]) -> None:
         log = (root / f"{name}.log").open("w")
@@ -72,7 +87,7 @@ def standalone(
                 [spark_class, *argv],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_env(),
+                env=env,
                 start_new_session=True,
             )
         )

@@ -43,4 +43,9 @@ def start(master: str | None = None) -> SparkSession:
         builder = builder.master(master)
     elif not os.environ.get("SPARK_REMOTE"):
         builder = builder.master(LOCAL)
-    return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    # Quiet: every failure reaches the caller as the error the Spark action raises (a failed
+    # check as one clear message); Spark's own log would repeat it with a traceback per task
+    # attempt. The cluster's logs (executors, master) are untouched.
+    spark.sparkContext.setLogLevel("OFF")
+    return spark
