@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,31 +32,10 @@ from churn.artifacts.score_store import ScoreStore
 from churn.contract import load as load_contract
 from churn.contract import table
 from churn.deliver.score import run as scoring
+from measure import run_measured
 
 TARGET = 0.7  # churn score's rows/s at least this share of predict_proba's
 FLAT = 1.25  # peak memory on all rows may be at most this multiple of that on a tenth of them
-MIB = 1024 * 1024
-
-# ru_maxrss of a forked child starts at its parent's peak, and this process holds the whole
-# input: a small launcher process keeps that out of the measurement.
-LAUNCHER = """
-import resource, subprocess, sys, time
-start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-seconds = time.perf_counter() - start
-print(code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-"""
-
-
-def run_measured(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MiB of one fresh process."""
-    out = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, *command], capture_output=True, text=True, check=True
-    ).stdout.split()
-    code, seconds, peak_kib = int(out[0]), float(out[1]), int(out[2])
-    if code != 0:
-        raise SystemExit(f"{' '.join(command)} failed with exit code {code}")
-    return seconds, peak_kib * 1024 / MIB
 
 
 def churn_score(model: Path, source: Path, out: Path, chunk_rows: int) -> list[str]:
