@@ -140,7 +140,11 @@ class Bench:
         base = _git(root, "rev-parse", "HEAD")
         shutil.copy2(self.project / "params.yaml", root / "params.yaml")
         subprocess.run(
-            [str(self.bin / "dvc"), "repro", "--quiet"], cwd=root, env=self.env(root), check=True
+            [str(self.bin / "dvc"), "repro", "--quiet"],
+            cwd=root,
+            env=self.env(root),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         manifest = yaml.safe_load((root / "artifacts" / "prepared" / "manifest.json").read_text())
         result.test_rows = int(manifest["test_rows"])

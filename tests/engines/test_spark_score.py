@@ -38,6 +38,7 @@ spark.sql.files.maxPartitionBytes 65536
 spark.executor.memory 1g
 spark.scheduler.minRegisteredResourcesRatio 1.0
 spark.scheduler.maxRegisteredResourcesWaitingTime 120s
+spark.ui.enabled false
 """
 LATE_ROW = 6_500
 RUN_SECONDS = 600
