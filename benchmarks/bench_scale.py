@@ -180,15 +180,14 @@ class Bench:
 
     @contextlib.contextmanager
     def cluster(self, root: Path, workers: int) -> Iterator[tuple[str, Path]]:
-        sys.path.insert(0, str(self.project))
-        from tests.engines import spark_cluster
+        from churn.engines.spark import standalone
 
         home = Path(tempfile.mkdtemp(prefix=f"spark-{workers}w-", dir=root))
         conf = home / "conf"
         conf.mkdir()
         (conf / "spark-defaults.conf").write_text(SPARK_DEFAULTS)
-        with spark_cluster.standalone(
-            home, workers=workers, python=self.spark_python, worker_memory="2g"
+        with standalone.standalone(
+            home, self.spark_python, workers=workers, worker_memory="2g"
         ) as running:
             yield running.url, conf
 

@@ -85,15 +85,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from churn.deliver.score import run as score
+
     if args.engine == "spark":
         return _score_on_spark(args)
     for flag in ("out_parquet", "master", "compiled", "predictor"):
         if getattr(args, flag) is not None:
-            raise SystemExit(f"churn score: --{flag.replace('_', '-')} needs --engine spark")
+            raise score.ScoreError(f"--{flag.replace('_', '-')} needs --engine spark")
     if args.out is None:
-        raise SystemExit("churn score: --out is required")
-    from churn.deliver.score import run as score
-
+        raise score.ScoreError("--out is required: the score store to write")
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
     info = score.run(
         args.model, Path(args.input), args.out, progress=not args.no_progress, **chunking
@@ -103,8 +103,10 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _score_on_spark(args: argparse.Namespace) -> int:
+    from churn.deliver.score.run import ScoreError
+
     if args.out is None and args.out_parquet is None:
-        raise SystemExit("churn score: --engine spark needs --out, --out-parquet or both")
+        raise ScoreError("--engine spark needs --out, --out-parquet or both")
     from churn.engines.spark import score
 
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.engines import spark_cluster
+from tests.conftest import PROJECT_ROOT
 from tests.generated import read_text
 from tests.integration import conftest as integration
 from tests.integration.conftest import Pipeline
@@ -25,6 +25,7 @@ from tests.integration.conftest import Pipeline
 from churn.artifacts import prepared_split, saved_model
 from churn.artifacts.score_store import ScoreStore
 from churn.contract import table
+from churn.engines.spark import standalone as spark_cluster
 
 pytestmark = pytest.mark.slow
 # The session's pipeline run (prepare, train, compile, and the pandas engine's store of the raw
@@ -41,12 +42,14 @@ spark.scheduler.maxRegisteredResourcesWaitingTime 120s
 spark.ui.enabled false
 """
 LATE_ROW = 6_500
+SPARK_PYTHON = PROJECT_ROOT / ".venv-spark" / "bin" / "python"
 RUN_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[spark_cluster.Cluster]:
-    with spark_cluster.standalone(tmp_path_factory.mktemp("spark"), workers=2) as running:
+    root = tmp_path_factory.mktemp("spark")
+    with spark_cluster.standalone(root, SPARK_PYTHON, workers=2) as running:
         yield running
 
 
@@ -58,14 +61,19 @@ def conf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def churn_spark(
-    cluster: spark_cluster.Cluster, conf_dir: Path, *args: str
+    cluster: spark_cluster.Cluster, conf_dir: Path, *args: str, remote: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`churn score --engine spark` as a person runs it, from .venv-spark, on the cluster."""
+    """`churn score --engine spark` as a person runs it, from .venv-spark, on the cluster (or
+    through the Spark Connect server at `remote`, given as SPARK_REMOTE)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
     env.update(SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_IP="127.0.0.1")
     argv = [str(spark_cluster.spark_bin(cluster.python, "churn")), "score", "--engine", "spark"]
+    if remote is None:
+        argv += ["--master", cluster.url]
+    else:
+        env["SPARK_REMOTE"] = remote
     return subprocess.run(
-        [*argv, "--master", cluster.url, "--no-progress", *args],
+        [*argv, "--no-progress", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -208,3 +216,26 @@ def test_an_id_repeated_in_another_partition_fails_the_parquet_output(
     assert f"column '{contract.id.name}': duplicate id: {int(repeated)!r} (2 rows)" in done.stderr
     assert not parquet.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["repeated.csv"]
+
+
+def test_a_spark_connect_client_scores_alike(
+    cluster, conf_dir, pipeline: Pipeline, contract, tmp_path
+):
+    """SPARK_REMOTE names a Spark Connect server on the cluster: the client has no JVM, the
+    checks and the model still run in the cluster's tasks, and the scores are the same."""
+    store, parquet = tmp_path / "scores.sqlite", tmp_path / "scores.parquet"
+    with spark_cluster.connect_server(cluster, tmp_path) as remote:
+        done = churn_spark(
+            cluster,
+            conf_dir,
+            *("--model", str(pipeline.model_dir), "--input", str(pipeline.raw_csv)),
+            *("--out", str(store), "--out-parquet", str(parquet)),
+            remote=remote,
+        )
+
+    assert done.returncode == 0, done.stderr
+    ids = read_text(pipeline.raw_csv)[contract.id.name].astype(int).tolist()
+    expected = stored(pipeline.scores_db, ids)
+    np.testing.assert_allclose(stored(store, ids), expected, rtol=0, atol=EXACT)
+    by_id = pd.read_parquet(parquet).set_index(contract.id.name)[contract.probability_field]
+    np.testing.assert_allclose(by_id.loc[ids].to_numpy(), expected, rtol=0, atol=EXACT)

@@ -207,7 +207,8 @@ def run(
             scored = frame.mapInArrow(scorer, _output_schema(contract))
             done: dict[str, Any] = {"rows": rows, "predictor": model.predictor}
             if parquet_path is not None:
-                _write_parquet(spark, contract, scored.drop(tasks.ROW), parquet_path)
+                write = _write_parquet_remote if session.is_connect(spark) else _write_parquet
+                write(spark, contract, scored.drop(tasks.ROW), parquet_path)
                 done["parquet"] = parquet_path
                 # The store, if wanted too, is filled from the written scores: no second scoring.
                 scored = spark.read.parquet(parquet_path)
@@ -256,10 +257,31 @@ def _fill_store(
         return store.info()
 
 
-def _write_parquet(spark: SparkSession, contract: Contract, scored: DataFrame, out: str) -> None:
-    """Write beside `out`, check the ids are unique, then put it in place of `out`."""
+def _repeated_ids(contract: Contract, scored: DataFrame) -> None:
+    """Fail naming the ids that more than one row of `scored` has."""
     from pyspark.sql.functions import col
 
+    ids = contract.id.name
+    repeated = scored.groupBy(ids).count().where(col("count") > 1).orderBy(ids)
+    shown = repeated.limit(5).collect()
+    if shown:
+        more = repeated.count() - len(shown)
+        listed = ", ".join(f"{row[0]!r} ({row[1]} rows)" for row in shown)
+        extra = f" and {more:,} more" if more > 0 else ""
+        raise DataValidationError([f"column '{ids}': duplicate id: {listed}{extra}"])
+
+
+def _write_parquet_remote(
+    spark: SparkSession, contract: Contract, scored: DataFrame, out: str
+) -> None:
+    """Spark Connect moves no files: check every row and id first (one scoring pass), then
+    write over `out` (a second). A failure in the second pass can leave `out` incomplete."""
+    _repeated_ids(contract, scored)
+    scored.write.mode("overwrite").parquet(out)
+
+
+def _write_parquet(spark: SparkSession, contract: Contract, scored: DataFrame, out: str) -> None:
+    """Write beside `out`, check the ids are unique, then put it in place of `out`."""
     jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(out.rstrip("/"))
     filesystem = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -269,20 +291,7 @@ def _write_parquet(spark: SparkSession, contract: Contract, scored: DataFrame, o
     )
     try:
         scored.write.mode("errorifexists").parquet(staging.toString())
-        ids = contract.id.name
-        repeated = (
-            spark.read.parquet(staging.toString())
-            .groupBy(ids)
-            .count()
-            .where(col("count") > 1)
-            .orderBy(ids)
-        )
-        shown = repeated.limit(5).collect()
-        if shown:
-            more = repeated.count() - len(shown)
-            listed = ", ".join(f"{row[0]!r} ({row[1]} rows)" for row in shown)
-            extra = f" and {more:,} more" if more > 0 else ""
-            raise DataValidationError([f"column '{ids}': duplicate id: {listed}{extra}"])
+        _repeated_ids(contract, spark.read.parquet(staging.toString()))
         filesystem.delete(target, True)
         if not filesystem.rename(staging, target):
             raise OSError(f"could not move the scores into {out}")

@@ -1,9 +1,11 @@
 """Start or join the Spark session `churn score --engine spark` runs in.
 
-`--master` picks the cluster (`local[*]` when neither it nor `SPARK_REMOTE`, a Spark Connect
-address, is given). Executors run the driver's own Python unless `PYSPARK_PYTHON` says
-otherwise: on one machine that is `.venv-spark`; on a cluster, point `PYSPARK_PYTHON` at the
-workers' environment (the service's locked requirements, PySpark and this package).
+`--master` picks the cluster: a master URL (`spark://HOST:PORT`, `yarn`, ...), or a Spark Connect
+address (`sc://HOST:PORT`, which `SPARK_REMOTE` can give too); `local[*]` when neither is given.
+Executors run the driver's own Python unless `PYSPARK_PYTHON` says otherwise: on one machine
+that is `.venv-spark`; on a cluster, point `PYSPARK_PYTHON` at the workers' environment (the
+service's locked requirements, PySpark and this package). A Spark Connect server decides that
+for its own executors.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
+from churn.deliver.score.run import ScoreError
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 LOCAL = "local[*]"
 APP_NAME = "churn score"
+CONNECT = "sc://"
 
 
 def start(master: str | None = None) -> SparkSession:
@@ -25,7 +30,7 @@ def start(master: str | None = None) -> SparkSession:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise RuntimeError(
+        raise ScoreError(
             "PySpark is not installed in this environment: run `make spark-env` and use "
             ".venv-spark/bin/churn (or install requirements/spark.txt)"
         ) from None
@@ -38,14 +43,24 @@ def start(master: str | None = None) -> SparkSession:
     warnings.filterwarnings(
         "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
     )
-    builder = SparkSession.builder.appName(APP_NAME)
-    if master is not None:
-        builder = builder.master(master)
-    elif not os.environ.get("SPARK_REMOTE"):
-        builder = builder.master(LOCAL)
-    spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    builder = SparkSession.builder
+    if master is not None and master.startswith(CONNECT):
+        return builder.remote(master).getOrCreate()
+    if master is None and os.environ.get("SPARK_REMOTE"):
+        return builder.getOrCreate()  # a Spark Connect session: the server holds its settings
+    spark = (
+        builder.appName(APP_NAME)
+        .master(master or LOCAL)
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     # Quiet: every failure reaches the caller as the error the Spark action raises (a failed
     # check as one clear message); Spark's own log would repeat it with a traceback per task
     # attempt. The cluster's logs (executors, master) are untouched.
     spark.sparkContext.setLogLevel("OFF")
     return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Is this a Spark Connect client session (no JVM on this side)?"""
+    return type(spark).__module__.startswith("pyspark.sql.connect")

@@ -1,6 +1,9 @@
-"""A real Spark standalone cluster on 127.0.0.1: one master and N workers, started with the
-`spark-class` of the PySpark installed in `.venv-spark` (`make spark-env`), on free ports, with
-temporary work directories. Used by the Spark tests and by `make bench-scale`.
+"""A Spark standalone cluster on this machine (127.0.0.1): one master and N workers, and if wanted
+a Spark Connect server on it, started with the scripts of the PySpark installed beside a given
+Python (`.venv-spark`, `make spark-env`), on free ports, with work directories under a root.
+
+For trying the engine on a real cluster without one: the Spark tests and `make bench-scale` run
+on it. Standard library only (it drives PySpark's scripts, it does not import PySpark).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -16,11 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT
-from tests.integration.conftest import free_port
-
-SPARK_PYTHON = PROJECT_ROOT / ".venv-spark" / "bin" / "python"
 READY_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ def spark_bin(python: Path, name: str) -> Path:
     return python.parent / name
 
 
-def require_spark(python: Path = SPARK_PYTHON) -> Path:
+def require_spark(python: Path) -> Path:
     if not spark_bin(python, "spark-class").is_file():
         raise AssertionError(f"no PySpark at {python.parent}: run `make spark-env` first")
     return python
@@ -69,7 +75,7 @@ def _env(python: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def standalone(
-    root: Path, workers: int = 2, python: Path = SPARK_PYTHON, worker_memory: str = "1536m"
+    root: Path, python: Path, workers: int = 2, worker_memory: str = "1536m"
 ) -> Iterator[Cluster]:
     """Master and `workers` workers (1 core each) until the block ends; their logs in `root`."""
     spark_class = str(spark_bin(require_spark(python), "spark-class"))
@@ -163,3 +169,47 @@ def _wait_for_workers(
 def apps_run_by(work_dir: Path) -> list[Path]:
     """The application directories a worker made for the executors it ran."""
     return sorted(p for p in work_dir.glob("app-*") if p.is_dir())
+
+
+@contextlib.contextmanager
+def connect_server(cluster: Cluster, root: Path) -> Iterator[str]:
+    """A Spark Connect server running its sessions on `cluster`; yields its `sc://` address."""
+    port = free_port()
+    # A driver, not a daemon: the daemons' small heap is below what a driver needs.
+    env = {k: v for k, v in _env(cluster.python).items() if k != "SPARK_DAEMON_MEMORY"}
+    submit = spark_bin(cluster.python, "spark-submit")
+    log = (root / "connect-server.log").open("w")
+    argv = [
+        *(str(submit), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer"),
+        *("--name", "Spark Connect server", "--master", cluster.url, "--driver-memory", "1g"),
+        *("--conf", f"spark.connect.grpc.binding.port={port}"),
+        *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
+        *("--conf", "spark.ui.enabled=false"),
+    ]
+    process = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not _accepts(port):
+            if process.poll() is not None:
+                raise RuntimeError(f"the Spark Connect server exited early; log in {root}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no Spark Connect server on port {port}; log in {root}")
+            time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
