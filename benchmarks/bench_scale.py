@@ -38,13 +38,15 @@ import yaml
 
 import resample
 from churn.contract import load as load_contract
-from measure import run_measured
+from measure import CommandError, run_measured
 
 TIME_RATIO = 12.0
 FLAT = 1.25
 REPORT_SECONDS, REPORT_MIB, REPORT_TEST_ROWS = 60.0, 1024.0, 200_000
 # Steps whose peak memory must not grow with the rows.
 BOUNDED = ("report", "score (pandas)")
+# A step over this fails by itself rather than draw the OOM killer onto a shared machine.
+MEMORY_CAP_MIB = 12 * 1024
 SPARK_DEFAULTS = "spark.executor.memory 1536m\nspark.driver.memory 1g\n"
 
 
@@ -52,6 +54,7 @@ SPARK_DEFAULTS = "spark.executor.memory 1536m\nspark.driver.memory 1g\n"
 class Measured:
     rows: int
     steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (s, MiB)
+    failed: dict[str, str] = field(default_factory=dict)  # name -> why
     test_rows: int = 0
 
 
@@ -101,7 +104,10 @@ def stages(root: Path) -> list[str]:
 
 
 class Bench:
-    def __init__(self, project: Path, work: Path, spark_python: Path | None) -> None:
+    def __init__(
+        self, project: Path, work: Path, spark_python: Path | None, limit_mib: int
+    ) -> None:
+        self.limit_mib = limit_mib
         self.project = project
         self.work = work
         self.spark_python = spark_python
@@ -117,7 +123,15 @@ class Bench:
         }
 
     def step(self, result: Measured, name: str, command: list[str], root: Path, ok=(0,)) -> None:
-        seconds, peak = run_measured(command, cwd=root, env=self.env(root), ok=ok)
+        """Measure one command; one that fails (e.g. over the memory cap) is recorded as such."""
+        try:
+            seconds, peak = run_measured(
+                command, cwd=root, env=self.env(root), ok=ok, limit_mib=self.limit_mib
+            )
+        except CommandError as error:
+            result.failed[name] = str(error).splitlines()[0]
+            print(f"  {name:<28} {result.rows:>12,} rows FAILED: {result.failed[name]}", flush=True)
+            return
         result.steps[name] = (seconds, peak)
         print(f"  {name:<28} {result.rows:>12,} rows {seconds:9.1f} s {peak:9.0f} MiB", flush=True)
 
@@ -164,6 +178,7 @@ class Bench:
         self.step(result, "score (pandas)", score, root)
         for workers in spark_workers:
             for predictor in ("sklearn", "onnx") if workers == max(spark_workers) else ("sklearn",):
+                name = f"score (spark, {workers} worker{'s' * (workers > 1)}, {predictor})"
                 with self.cluster(root, workers) as (url, conf):
                     spark = [
                         *(str(self.spark_python.parent / "churn"), "score", "--engine", "spark"),
@@ -172,8 +187,13 @@ class Bench:
                         *("--input", self.contract.data_path, "--out-parquet", "scores/spark"),
                     ]
                     env = {**self.env(root), "SPARK_CONF_DIR": str(conf)}
-                    seconds, peak = run_measured(spark, cwd=root, env=env)
-                name = f"score (spark, {workers} worker{'s' * (workers > 1)}, {predictor})"
+                    # No address-space cap: the JVMs reserve far more than they use.
+                    try:
+                        seconds, peak = run_measured(spark, cwd=root, env=env)
+                    except CommandError as error:
+                        result.failed[name] = str(error).splitlines()[0]
+                        print(f"  {name:<28} {rows:>12,} rows FAILED: {result.failed[name]}")
+                        continue
                 result.steps[name] = (seconds, peak)
                 print(f"  {name:<28} {rows:>12,} rows {seconds:9.1f} s {peak:9.0f} MiB (driver)")
         return result
@@ -198,7 +218,7 @@ def compare(small: Measured, big: Measured) -> list[str]:
     allowed = TIME_RATIO * scale / 10
     print(f"\n{'step':<30}{'time':>22}{'ratio':>8}{'peak MiB':>22}{'ratio':>8}")
     print(f"{'':<30}{f'{small.rows:,} / {big.rows:,}':>22}{'':>8}{'':>22}")
-    missed = []
+    missed = [f"{n} at {m.rows:,} rows: {why}" for m in (small, big) for n, why in m.failed.items()]
     for name, (seconds, peak) in big.steps.items():
         if name not in small.steps:
             print(f"{name:<30}{f'- / {seconds:.1f} s':>22}{'':>8}{f'- / {peak:.0f}':>22}")
@@ -214,7 +234,7 @@ def compare(small: Measured, big: Measured) -> list[str]:
         if name in BOUNDED and memory_ratio > FLAT:
             missed.append(f"{name}: peak memory {memory_ratio:.2f}x for {scale:.0f}x the rows")
     for measured in (small, big):
-        if measured.test_rows == REPORT_TEST_ROWS:
+        if measured.test_rows == REPORT_TEST_ROWS and "report" in measured.steps:
             seconds, peak = measured.steps["report"]
             print(
                 f"\nreport at {measured.test_rows:,} test rows: {seconds:.1f} s, {peak:.0f} MiB "
@@ -231,12 +251,18 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--spark-python", type=Path, help="a Python with PySpark (.venv-spark)")
     parser.add_argument("--work", type=Path, help="keep the scratch projects here")
+    parser.add_argument(
+        "--memory-cap-mib",
+        type=int,
+        default=MEMORY_CAP_MIB,
+        help="address-space cap per step (0: none); a step over it fails alone",
+    )
     args = parser.parse_args()
     project = args.project.resolve()
     with contextlib.ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-")))
         work.mkdir(parents=True, exist_ok=True)
-        bench = Bench(project, work.resolve(), args.spark_python)
+        bench = Bench(project, work.resolve(), args.spark_python, args.memory_cap_mib)
         small = bench.size(max(args.rows // 10, 1), ())
         big = bench.size(args.rows, (1, 2) if args.spark_python else ())
         missed = compare(small, big)

@@ -15,10 +15,17 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 
+# argv: the address-space limit in bytes (0: none), then the command. A command over the limit
+# fails by itself (MemoryError) instead of waking the kernel's OOM killer, which may pick any
+# process on a shared machine.
 LAUNCHER = """
 import resource, subprocess, sys, time
+limit = int(sys.argv[1])
+def cap():
+    if limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, preexec_fn=cap).returncode
 seconds = time.perf_counter() - start
 print(code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
@@ -34,10 +41,11 @@ def run_measured(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     ok: tuple[int, ...] = (0,),
+    limit_mib: int = 0,
 ) -> tuple[float, float]:
-    """Wall seconds and peak resident MiB of `command` (stderr passes through)."""
+    """Wall seconds and peak resident MiB of `command`; `limit_mib` caps its address space."""
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, *command],
+        [sys.executable, "-c", LAUNCHER, str(limit_mib * MIB), *command],
         capture_output=True,
         text=True,
         check=True,
