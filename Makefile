@@ -73,7 +73,8 @@ report: $(STAMP) ## Compare the workspace's model with BASE's (default main); ex
 	  --out reports/report.md --json reports/report.json --assets reports/assets
 
 score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
-	churn score --model models/model --input '$(DATA)' --out scores/scores.sqlite
+	churn score --model models/model --compiled models/compiled --input '$(DATA)' \
+	  --out scores/scores.sqlite
 
 wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist

@@ -89,16 +89,22 @@ def _score(args: argparse.Namespace) -> int:
 
     if args.engine == "spark":
         return _score_on_spark(args)
-    for flag in ("out_parquet", "master", "compiled", "predictor"):
+    for flag in ("out_parquet", "master"):
         if getattr(args, flag) is not None:
             raise score.ScoreError(f"--{flag.replace('_', '-')} needs --engine spark")
     if args.out is None:
         raise score.ScoreError("--out is required: the score store to write")
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
     info = score.run(
-        args.model, Path(args.input), args.out, progress=not args.no_progress, **chunking
+        args.model,
+        Path(args.input),
+        args.out,
+        progress=not args.no_progress,
+        compiled_dir=args.compiled,
+        wanted=args.predictor,
+        **chunking,
     )
-    print(f"scored {info['rows']} rows of {args.input} into {args.out}")
+    print(f"scored {info['rows']} rows of {args.input} into {args.out} ({info['predictor']})")
     return 0
 
 
@@ -117,7 +123,7 @@ def _score_on_spark(args: argparse.Namespace) -> int:
         parquet_path=args.out_parquet,
         master=args.master,
         compiled_dir=args.compiled,
-        predictor=args.predictor or "auto",
+        wanted=args.predictor,
         progress=not args.no_progress,
         **chunking,
     )
@@ -277,11 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--master",
         help="(spark) cluster URL (spark://host:7077); default: SPARK_REMOTE, else local[*]",
     )
-    score.add_argument("--compiled", type=Path, help="(spark) `churn compile` output, for ONNX")
+    score.add_argument(
+        "--compiled", type=Path, help="`churn compile` output: its ONNX graph scores if exact"
+    )
     score.add_argument(
         "--predictor",
         choices=("auto", "sklearn", "onnx"),
-        help="(spark) auto: ONNX when compiled and exact within 1e-9, else the pipeline",
+        default="auto",
+        help="auto: the ONNX graph when compiled within 1e-9 of the pipeline, else the pipeline",
     )
 
     wheel = command("wheel", _wheel, "Build the embedded-model wheel (model + predict API).")
@@ -306,6 +315,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     # start-up that `churn serve` on the ONNX path never needs.
     from churn.artifacts.saved_model import ModelLoadError
     from churn.contract import ContractError, DataValidationError
+    from churn.deliver.score.predictor import PredictorError
     from churn.deliver.score.run import ScoreError
     from churn.deliver.wheel.build import WheelError
     from churn.params import ParamsError
@@ -320,6 +330,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ModelLoadError,
         ReportError,
         ScoreError,
+        PredictorError,
         WheelError,
         FileNotFoundError,
     )

@@ -15,7 +15,6 @@ from churn import cli
     [
         (["--out", "s.sqlite", "--out-parquet", "p"], "--out-parquet needs --engine spark"),
         (["--out", "s.sqlite", "--master", "local[2]"], "--master needs --engine spark"),
-        (["--out", "s.sqlite", "--predictor", "onnx"], "--predictor needs --engine spark"),
         ([], "--out is required: the score store to write"),
         (["--engine", "spark"], "--engine spark needs --out, --out-parquet or both"),
     ],

@@ -15,6 +15,7 @@ from tests.generated import sample, write
 from churn import model
 from churn.artifacts.saved_model import SavedModel
 from churn.contract import DataValidationError, rules, table
+from churn.deliver.score import predictor
 from churn.deliver.score import run as scoring
 from churn.engines.spark import tasks
 from churn.params import LogisticRegressionParams, TrainParams
@@ -53,7 +54,8 @@ def _tagged(chunk: pa.Table, file: str, start: int) -> pa.RecordBatch:
 
 def _scorer(contract, fitted, offsets) -> tasks.Scorer:
     blob = cloudpickle.dumps(fitted.pipeline)
-    return tasks.Scorer(contract.text, tasks.SKLEARN, fitted.digest, blob, offsets)
+    model = predictor.Choice(predictor.SKLEARN, blob, fitted.digest, "test")
+    return tasks.Scorer(contract.text, model, offsets)
 
 
 def test_runs_cut_a_batch_where_the_block_changes(rows):

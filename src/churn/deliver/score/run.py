@@ -20,6 +20,7 @@ import numpy as np
 from churn.artifacts import saved_model, score_store
 from churn.contract import Contract, DataValidationError, complete, rules, table, text
 from churn.contract import load as load_contract
+from churn.deliver.score import predictor
 from churn.deliver.score.ahead import ahead
 
 if TYPE_CHECKING:
@@ -41,16 +42,21 @@ def run(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool = True,
+    compiled_dir: Path | None = None,
+    wanted: str = predictor.AUTO,
 ) -> dict[str, Any]:
-    """Score every row of `input_path` into a new store at `store_path`; return its info."""
+    """Score every row of `input_path` into a new store at `store_path`; return its info
+    (with the predictor that scored: the pipeline, or its exact ONNX graph from `compiled_dir`)."""
     from tqdm import tqdm
 
-    model = saved_model.load(model_dir)
-    contract = load_contract(saved_model.read(model_dir).contract)
+    card = saved_model.read(model_dir)
+    choice = predictor.choose(card, compiled_dir, wanted)
+    model = predictor.load(choice)
+    contract = load_contract(card.contract)
     chunks, total = open_chunks(input_path, chunk_rows)
     with (
         score_store.create(
-            store_path, model_digest=model.digest, source=input_path.name, id_type=contract.id.type
+            store_path, model_digest=card.digest, source=input_path.name, id_type=contract.id.type
         ) as out,
         # mininterval 0: the bar moves once per chunk, which is rare enough to show each step.
         tqdm(
@@ -71,7 +77,7 @@ def run(
         if out.rows == 0:
             raise DataValidationError([f"{input_path} has no rows to score"])
     with score_store.ScoreStore.open(store_path) as store:
-        return store.info()
+        return {**store.info(), "predictor": choice.kind}
 
 
 def row_names(row_offset: int) -> rules.RowNames:

@@ -13,56 +13,29 @@ of each block Spark split the input into (so tasks can name a bad row by its lin
   `score_store.create` (memory bounded by a partition, not the table), which replaces the store
   only when every row went in.
 
-The model: the pickled pipeline itself, or the ONNX graph when `churn compile` vouched for it and
-its recorded difference from the pipeline is within `EXACT` (scores must be the pandas engine's).
+The model: as the pandas engine chooses it (`deliver.score.predictor`): the pickled pipeline, or
+the ONNX graph when `churn compile` recorded it within 1e-9 of the pipeline.
 """
 
 from __future__ import annotations
 
 import secrets
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from churn.artifacts import compiled, saved_model, score_store
+from churn.artifacts import saved_model, score_store
 from churn.contract import Contract, DataValidationError
 from churn.contract import load as load_contract
 from churn.contract import text as contract_text
+from churn.deliver.score import predictor
 from churn.deliver.score import run as scoring
 from churn.engines.spark import session, tasks
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# The ONNX graph stands in for the pipeline only if `churn compile` measured it this close.
-EXACT = 1e-9
-PREDICTORS = ("auto", tasks.SKLEARN, tasks.ONNX)
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
-
-
-@dataclass(frozen=True)
-class Model:
-    predictor: str
-    blob: bytes
-    reason: str
-
-
-def choose_model(card: saved_model.ModelCard, compiled_dir: Path | None, wanted: str) -> Model:
-    """The predictor to ship to the executors: `wanted`, or for `auto` the ONNX graph when it is
-    exact enough, else the pipeline."""
-    if wanted not in PREDICTORS:
-        raise scoring.ScoreError(f"predictor must be one of {', '.join(PREDICTORS)}: {wanted!r}")
-    if wanted != tasks.SKLEARN:
-        check = compiled.check(compiled_dir, card.digest)
-        exact = check.max_abs_diff is not None and check.max_abs_diff <= EXACT
-        if check.usable and check.onnx_path is not None and exact:
-            return Model(tasks.ONNX, check.onnx_path.read_bytes(), check.reason)
-        why = check.reason if not check.usable else f"its difference {check.max_abs_diff} > {EXACT}"
-        if wanted == tasks.ONNX:
-            raise scoring.ScoreError(f"the ONNX model cannot stand in for the pipeline: {why}")
-        return Model(tasks.SKLEARN, card.pickle_file.read_bytes(), f"not ONNX: {why}")
-    return Model(tasks.SKLEARN, card.pickle_file.read_bytes(), "the pipeline, as asked")
 
 
 def input_format(path: str) -> str:
@@ -171,7 +144,7 @@ def run(
     parquet_path: str | None = None,
     master: str | None = None,
     compiled_dir: Path | None = None,
-    predictor: str = "auto",
+    wanted: str = predictor.AUTO,
     chunk_rows: int = scoring.DEFAULT_CHUNK_ROWS,
     spark: SparkSession | None = None,
     progress: bool = True,
@@ -181,7 +154,7 @@ def run(
         raise scoring.ScoreError("nothing to write: give a score store, a Parquet output or both")
     card = saved_model.read(model_dir)
     contract = load_contract(card.contract)
-    model = choose_model(card, compiled_dir, predictor)
+    model = predictor.choose(card, compiled_dir, wanted)
     input_format(input_path)
     if chunk_rows < 1:
         raise scoring.ScoreError(f"the chunk size must be at least 1 row, not {chunk_rows}")
@@ -201,11 +174,9 @@ def run(
                 raise scoring.ScoreError(
                     f"{input_path} is {len(files)} CSV files; give one (lines are numbered in it)"
                 )
-            scorer = tasks.Scorer(
-                contract.text, model.predictor, card.digest, model.blob, tasks.offsets(counts)
-            )
+            scorer = tasks.Scorer(contract.text, model, tasks.offsets(counts))
             scored = frame.mapInArrow(scorer, _output_schema(contract))
-            done: dict[str, Any] = {"rows": rows, "predictor": model.predictor}
+            done: dict[str, Any] = {"rows": rows, "predictor": model.kind}
             if parquet_path is not None:
                 write = _write_parquet_remote if session.is_connect(spark) else _write_parquet
                 write(spark, contract, scored.drop(tasks.ROW), parquet_path)

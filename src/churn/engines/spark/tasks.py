@@ -25,6 +25,7 @@ import numpy as np
 
 from churn.contract import DataValidationError, rules
 from churn.contract.spec import Contract, parse
+from churn.deliver.score import predictor
 from churn.deliver.score import run as scoring
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ FILE = "__churn_file"
 BLOCK = "__churn_block"
 # The output's row number (0-based, in the whole input): names a duplicate found by the driver.
 ROW = "__churn_row"
-SKLEARN, ONNX = "sklearn", "onnx"
 
 _MARK = re.compile(r"<churn-problems>(.*?)</churn-problems>", re.DOTALL)
 # Loaded once per Python worker (Spark reuses them across tasks), keyed by the model's digest.
@@ -91,44 +91,10 @@ def _problems_from_json(data: dict[str, Any]) -> rules.Problems:
     return problems
 
 
-class OnnxModel:
-    """The compiled graph with the saved model's `predict_proba(features frame)`."""
-
-    def __init__(self, graph: bytes) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        # One Spark task per core already: more threads per task only contend.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            graph, options, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = [
-            (i.name, object if i.type == "tensor(string)" else np.float64)
-            for i in self._session.get_inputs()
-        ]
-
-    def predict_proba(self, features: Any) -> np.ndarray:
-        feeds = {
-            name: features[name].to_numpy(dtype=dtype).reshape(-1, 1)
-            for name, dtype in self._inputs
-        }
-        probabilities = self._session.run(["probabilities"], feeds)[0]
-        return np.ascontiguousarray(probabilities[:, 1], dtype=np.float64)
-
-
-def _model(predictor: str, digest: str, blob: bytes) -> Any:
-    key = (predictor, digest)
+def _model(choice: predictor.Choice) -> Any:
+    key = (choice.kind, choice.digest)
     if key not in _LOADED:
-        if predictor == ONNX:
-            _LOADED[key] = OnnxModel(blob)
-        else:
-            import cloudpickle
-
-            from churn.artifacts.saved_model import SavedModel
-
-            _LOADED[key] = SavedModel(pipeline=cloudpickle.loads(blob), digest=digest)
+        _LOADED[key] = predictor.load(choice)
     return _LOADED[key]
 
 
@@ -141,9 +107,7 @@ class Scorer:
     """
 
     contract_text: str
-    predictor: str
-    digest: str
-    blob: bytes
+    model: predictor.Choice
     # Rows of the input before each block, by (file, block start).
     offsets: dict[tuple[str, int], int]
 
@@ -154,7 +118,7 @@ class Scorer:
         import pyarrow as pa
 
         contract = parse(self.contract_text)
-        model = _model(self.predictor, self.digest, self.blob)
+        model = _model(self.model)
         names = self.output_names(contract)
         seen: dict[tuple[str, int], int] = {}
         for batch in batches:
