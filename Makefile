@@ -91,7 +91,7 @@ bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2
 	  --data artifacts/prepared
 
 bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
-	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
+	python benchmarks/bench_score.py --model models/model --compiled models/compiled --data '$(DATA)'
 
 ROWS ?= 1000000
 bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios

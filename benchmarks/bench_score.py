@@ -11,7 +11,9 @@ timed from start to exit (start-up included). Then, in this process, where the t
 goes: reading, checking, the frame, the model, the store. Peak resident memory (ru_maxrss) is
 compared with the same command on a tenth of the rows (flat means the ratio stays near 1), and
 lookups by id in the finished store are timed against a store ten times smaller.
-Exit status 1 if `churn score` on CSV is below `TARGET` x predict_proba or memory is not flat.
+With `--compiled`, `churn score` is timed with the ONNX graph too (it scores when `churn compile`
+recorded it within 1e-9 of the pipeline). Exit status 1 if `churn score` on CSV (the faster
+predictor) is below `TARGET` x predict_proba, or if memory is not flat.
 """
 
 from __future__ import annotations
@@ -38,10 +40,13 @@ TARGET = 0.7  # churn score's rows/s at least this share of predict_proba's
 FLAT = 1.25  # peak memory on all rows may be at most this multiple of that on a tenth of them
 
 
-def churn_score(model: Path, source: Path, out: Path, chunk_rows: int) -> list[str]:
+def churn_score(
+    model: Path, source: Path, out: Path, chunk_rows: int, compiled: Path | None = None
+) -> list[str]:
     churn = Path(sys.executable).with_name("churn")
+    with_graph = [] if compiled is None else ["--compiled", str(compiled), "--predictor", "onnx"]
     return [
-        *(str(churn), "score", "--model", str(model), "--input", str(source)),
+        *(str(churn), "score", "--model", str(model), "--input", str(source), *with_graph),
         *("--out", str(out), "--chunk-rows", str(chunk_rows), "--no-progress"),
     ]
 
@@ -105,6 +110,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, required=True, help="the raw CSV to resample")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=scoring.DEFAULT_CHUNK_ROWS)
+    parser.add_argument("--compiled", type=Path, help="`churn compile` output: also time ONNX")
     args = parser.parse_args()
     small_rows = max(args.rows // 10, 1)
     model = saved_model.load(args.model)
@@ -121,13 +127,17 @@ def main() -> int:
         print(f"\nin-process predict_proba (features in memory): {model_rate:12,.0f} rows/s")
 
         results = {}
-        for label, source in (("CSV", csv), ("Parquet", parquet)):
+        runs = [("CSV", csv, None), ("Parquet", parquet, None)]
+        if args.compiled is not None:
+            runs += [("CSV, ONNX", csv, args.compiled), ("Parquet, ONNX", parquet, args.compiled)]
+        for label, source, graph in runs:
             store = tmp_dir / f"{label}.sqlite"
-            seconds, peak = run_measured(churn_score(args.model, source, store, args.chunk_rows))
+            command = churn_score(args.model, source, store, args.chunk_rows, graph)
+            seconds, peak = run_measured(command)
             results[label] = (seconds, peak, store)
             rate = args.rows / seconds
             print(
-                f"churn score, {label:<7} (whole process)    : {rate:12,.0f} rows/s  "
+                f"churn score, {label:<13} (whole process): {rate:10,.0f} rows/s  "
                 f"= {rate / model_rate:.2f}x predict_proba  ({seconds:.1f} s, peak {peak:.0f} MiB)"
             )
 
@@ -152,10 +162,12 @@ def main() -> int:
         )
 
     failed = []
-    csv_ratio = model_seconds / results["CSV"][0]
+    best = min((seconds, label) for label, (seconds, _, _) in results.items() if "CSV" in label)
+    csv_ratio = model_seconds / best[0]
     if csv_ratio < TARGET:
         failed.append(
-            f"churn score on CSV runs at {csv_ratio:.2f}x predict_proba (target {TARGET}x)"
+            f"churn score on CSV runs at {csv_ratio:.2f}x predict_proba at best ({best[1]}; "
+            f"target {TARGET}x)"
         )
     if peak > FLAT * small_peak:
         failed.append(f"peak memory grew {peak / small_peak:.2f}x for 10x the rows (limit {FLAT}x)")
