@@ -105,9 +105,15 @@ def stages(root: Path) -> list[str]:
 
 class Bench:
     def __init__(
-        self, project: Path, work: Path, spark_python: Path | None, limit_mib: int
+        self,
+        project: Path,
+        work: Path,
+        spark_python: Path | None,
+        limit_mib: int,
+        scoring_only: bool = False,
     ) -> None:
         self.limit_mib = limit_mib
+        self.scoring_only = scoring_only
         self.project = project
         self.work = work
         self.spark_python = spark_python
@@ -141,6 +147,40 @@ class Bench:
         data = root / self.contract.data_path
         print(f"\n{rows:,} rows in {root}", flush=True)
         resample.write(self.contract, self.project / self.contract.data_path, rows, data)
+        if self.scoring_only:
+            # The project's own model scores the generated rows (no pipeline, no report).
+            for part in ("model", "compiled"):
+                shutil.copytree(self.project / "models" / part, root / "models" / part)
+        else:
+            self.pipeline_and_report(result, root)
+        score = [
+            *(str(self.bin / "churn"), "score", "--model", "models/model"),
+            *("--input", self.contract.data_path, "--out", "scores/scores.sqlite", "--no-progress"),
+        ]
+        self.step(result, "score (pandas)", score, root)
+        for workers in spark_workers:
+            for predictor in ("sklearn", "onnx") if workers == max(spark_workers) else ("sklearn",):
+                name = f"score (spark, {workers} worker{'s' * (workers > 1)}, {predictor})"
+                with self.cluster(root, workers) as (url, conf):
+                    spark = [
+                        *(str(self.spark_python.parent / "churn"), "score", "--engine", "spark"),
+                        *("--master", url, "--model", "models/model", "--no-progress"),
+                        *("--compiled", "models/compiled", "--predictor", predictor),
+                        *("--input", self.contract.data_path, "--out-parquet", "scores/spark"),
+                    ]
+                    env = {**self.env(root), "SPARK_CONF_DIR": str(conf)}
+                    # No address-space cap: the JVMs reserve far more than they use.
+                    try:
+                        seconds, peak = run_measured(spark, cwd=root, env=env)
+                    except CommandError as error:
+                        result.failed[name] = str(error).splitlines()[0]
+                        print(f"  {name:<28} {rows:>12,} rows FAILED: {result.failed[name]}")
+                        continue
+                result.steps[name] = (seconds, peak)
+                print(f"  {name:<28} {rows:>12,} rows {seconds:9.1f} s {peak:9.0f} MiB (driver)")
+        return result
+
+    def pipeline_and_report(self, result: Measured, root: Path) -> None:
         tracked = yaml.safe_load((root / "data.dvc").read_text())["outs"][0]["path"]
         self.step(result, "dvc add", [str(self.bin / "dvc"), "add", "--quiet", tracked], root)
 
@@ -171,32 +211,6 @@ class Bench:
         ]
         # 1: the gate failed, which is a verdict, not a failure to make the report.
         self.step(result, "report", report, root, ok=(0, 1))
-        score = [
-            *(str(self.bin / "churn"), "score", "--model", "models/model"),
-            *("--input", self.contract.data_path, "--out", "scores/scores.sqlite", "--no-progress"),
-        ]
-        self.step(result, "score (pandas)", score, root)
-        for workers in spark_workers:
-            for predictor in ("sklearn", "onnx") if workers == max(spark_workers) else ("sklearn",):
-                name = f"score (spark, {workers} worker{'s' * (workers > 1)}, {predictor})"
-                with self.cluster(root, workers) as (url, conf):
-                    spark = [
-                        *(str(self.spark_python.parent / "churn"), "score", "--engine", "spark"),
-                        *("--master", url, "--model", "models/model", "--no-progress"),
-                        *("--compiled", "models/compiled", "--predictor", predictor),
-                        *("--input", self.contract.data_path, "--out-parquet", "scores/spark"),
-                    ]
-                    env = {**self.env(root), "SPARK_CONF_DIR": str(conf)}
-                    # No address-space cap: the JVMs reserve far more than they use.
-                    try:
-                        seconds, peak = run_measured(spark, cwd=root, env=env)
-                    except CommandError as error:
-                        result.failed[name] = str(error).splitlines()[0]
-                        print(f"  {name:<28} {rows:>12,} rows FAILED: {result.failed[name]}")
-                        continue
-                result.steps[name] = (seconds, peak)
-                print(f"  {name:<28} {rows:>12,} rows {seconds:9.1f} s {peak:9.0f} MiB (driver)")
-        return result
 
     @contextlib.contextmanager
     def cluster(self, root: Path, workers: int) -> Iterator[tuple[str, Path]]:
@@ -252,6 +266,11 @@ def main() -> int:
     parser.add_argument("--spark-python", type=Path, help="a Python with PySpark (.venv-spark)")
     parser.add_argument("--work", type=Path, help="keep the scratch projects here")
     parser.add_argument(
+        "--scoring-only",
+        action="store_true",
+        help="only score (the project's models/model): no pipeline, no report",
+    )
+    parser.add_argument(
         "--memory-cap-mib",
         type=int,
         default=MEMORY_CAP_MIB,
@@ -262,7 +281,9 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-")))
         work.mkdir(parents=True, exist_ok=True)
-        bench = Bench(project, work.resolve(), args.spark_python, args.memory_cap_mib)
+        bench = Bench(
+            project, work.resolve(), args.spark_python, args.memory_cap_mib, args.scoring_only
+        )
         small = bench.size(max(args.rows // 10, 1), ())
         big = bench.size(args.rows, (1, 2) if args.spark_python else ())
         missed = compare(small, big)
