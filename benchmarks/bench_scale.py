@@ -278,14 +278,14 @@ def main() -> int:
     )
     args = parser.parse_args()
     project = args.project.resolve()
+    # Absolute, not resolved: a virtual environment's python is a symlink out of it.
+    spark_python = None if args.spark_python is None else args.spark_python.absolute()
     with contextlib.ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-")))
         work.mkdir(parents=True, exist_ok=True)
-        bench = Bench(
-            project, work.resolve(), args.spark_python, args.memory_cap_mib, args.scoring_only
-        )
+        bench = Bench(project, work.resolve(), spark_python, args.memory_cap_mib, args.scoring_only)
         small = bench.size(max(args.rows // 10, 1), ())
-        big = bench.size(args.rows, (1, 2) if args.spark_python else ())
+        big = bench.size(args.rows, (1, 2) if spark_python else ())
         missed = compare(small, big)
     for reason in missed:
         print(f"FAIL: {reason}")

@@ -25,7 +25,11 @@ def cap():
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 start = time.perf_counter()
-code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, preexec_fn=cap).returncode
+try:
+    code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, preexec_fn=cap).returncode
+except OSError as error:  # the command is not there: fail like a shell would
+    print(error, file=sys.stderr)
+    code = 127
 seconds = time.perf_counter() - start
 print(code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
