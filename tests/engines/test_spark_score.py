@@ -1,9 +1,10 @@
 """`churn score --engine spark` on a real Spark standalone cluster (a master and two workers on
 127.0.0.1, from the PySpark in `.venv-spark`), against the pandas engine on the same rows.
 
-One cluster for the module. The input is split into many small partitions, and the scheduler
-waits for both executors, so every run spreads its tasks over both workers and a bad row sits in
-a late partition: naming its line needs the rows of every block before it.
+One cluster for the module (and a Spark Connect server for its test). Inputs are split into many
+small partitions, and the scheduler waits for both executors, so every run spreads its tasks over
+both workers and a bad row sits in a late partition: naming its line needs the rows of every
+block before it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.generated import read_text
 from tests.integration import conftest as integration
 from tests.integration.conftest import Pipeline
 
-from churn.artifacts import prepared_split, saved_model
+from churn.artifacts import saved_model
 from churn.artifacts.score_store import ScoreStore
 from churn.contract import table
 from churn.engines.spark import standalone as spark_cluster
@@ -37,6 +38,7 @@ EXACT = 1e-9
 SPARK_DEFAULTS = """
 spark.sql.files.maxPartitionBytes 65536
 spark.executor.memory 1g
+spark.cores.max 2
 spark.scheduler.minRegisteredResourcesRatio 1.0
 spark.scheduler.maxRegisteredResourcesWaitingTime 120s
 spark.ui.enabled false
@@ -99,19 +101,25 @@ def ran_tasks(work_dir: Path) -> bool:
 def test_scores_equal_the_pandas_engine_on_two_workers(
     cluster, conf_dir, pipeline: Pipeline, contract, tmp_path
 ):
-    """The raw CSV (label included, as `make score` reads it) into the store and Parquet: the
-    same ids as the pandas engine's store, each score within 1e-9; both workers did the work."""
+    """The raw table typed, as Parquet in many row groups (its values become text in the tasks),
+    scored with the ONNX graph `churn compile` vouched for, into the store and Parquet: the ids
+    and scores of the pandas engine's store within 1e-9; both workers ran tasks. (CSV input: the
+    tests below.)"""
     assert cluster.alive_workers() == 2
     store, parquet = tmp_path / "scores.sqlite", tmp_path / "scores.parquet"
+    typed = tmp_path / "typed.parquet"
+    table.load(contract, pipeline.raw_csv).to_parquet(typed, index=False, row_group_size=500)
 
     done = churn_spark(
         cluster,
         conf_dir,
-        *("--model", str(pipeline.model_dir), "--input", str(pipeline.raw_csv)),
-        *("--out", str(store), "--out-parquet", str(parquet), "--chunk-rows", "700"),
+        *("--model", str(pipeline.model_dir), "--input", str(typed)),
+        *("--compiled", str(pipeline.compiled_dir), "--predictor", "onnx"),
+        *("--out", str(store), "--out-parquet", str(parquet), "--chunk-rows", "100"),
     )
 
     assert done.returncode == 0, done.stderr
+    assert "(onnx)" in done.stdout
     ids = read_text(pipeline.raw_csv)[contract.id.name].astype(int).tolist()
     assert f"scored {len(ids)} rows" in done.stdout
     expected = stored(pipeline.scores_db, ids)
@@ -128,33 +136,6 @@ def test_scores_equal_the_pandas_engine_on_two_workers(
     by_id = written.set_index(contract.id.name)[contract.probability_field]
     np.testing.assert_allclose(by_id.loc[ids].to_numpy(), expected, rtol=0, atol=EXACT)
     assert all(ran_tasks(work_dir) for work_dir in cluster.work_dirs)
-
-
-def test_typed_parquet_scored_with_the_compiled_graph_matches_predict_proba(
-    cluster, conf_dir, pipeline: Pipeline, contract, tmp_path
-):
-    """The prepared test split (typed Parquet) with the ONNX graph `churn compile` vouched for:
-    the pipeline's own probabilities within 1e-9."""
-    parquet = tmp_path / "scores.parquet"
-    test_file = prepared_split.test_file(pipeline.prepared_dir)
-
-    done = churn_spark(
-        cluster,
-        conf_dir,
-        *("--model", str(pipeline.model_dir), "--input", str(test_file)),
-        *("--compiled", str(pipeline.compiled_dir), "--predictor", "onnx"),
-        *("--out-parquet", str(parquet)),
-    )
-
-    assert done.returncode == 0, done.stderr
-    assert "(onnx)" in done.stdout
-    test = pipeline.test_split
-    model = saved_model.load(pipeline.model_dir)
-    expected = model.predict_proba(table.features(contract, test))
-    found = pd.read_parquet(parquet).set_index(contract.id.name)[contract.probability_field]
-    np.testing.assert_allclose(
-        found.loc[test[contract.id.name]].to_numpy(), expected, rtol=0, atol=EXACT
-    )
 
 
 def test_a_bad_row_fails_the_job_naming_column_value_and_line(
@@ -218,11 +199,12 @@ def test_an_id_repeated_in_another_partition_fails_the_parquet_output(
     assert [p.name for p in tmp_path.iterdir()] == ["repeated.csv"]
 
 
-def test_a_spark_connect_client_scores_alike(
+def test_a_spark_connect_client_scores_the_raw_csv_alike(
     cluster, conf_dir, pipeline: Pipeline, contract, tmp_path
 ):
-    """SPARK_REMOTE names a Spark Connect server on the cluster: the client has no JVM, the
-    checks and the model still run in the cluster's tasks, and the scores are the same."""
+    """SPARK_REMOTE names a Spark Connect server on the cluster; the raw CSV (label included, as
+    `make score` reads it): the client has no JVM, the checks and the pipeline run in the
+    cluster's tasks, and the scores are the pandas engine's."""
     store, parquet = tmp_path / "scores.sqlite", tmp_path / "scores.parquet"
     with spark_cluster.connect_server(cluster, tmp_path) as remote:
         done = churn_spark(
