@@ -1,15 +1,20 @@
 # The command vocabulary: people, git hooks and CI all run these same targets.
 # `make help` lists them.
 
-PYTHON ?= python3.11
+# The project's Python, declared once: .python-version (CI's setup-python and the image read it).
+PYTHON_VERSION := $(strip $(file < .python-version))
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
+# Orchestrator workers run targets with `STAMP=` (empty): their environment is built ahead (their
+# image, or `make install` once) and must never be rebuilt under a running task.
 STAMP := $(VENV)/.installed
 BASE ?= main
 # The raw table's path, read from its one home, the data contract (only by recipes that use it).
 DATA = $(shell $(firstword $(wildcard $(BIN)/python) python3) -c \
   'import yaml; print(yaml.safe_load(open("contract.yaml"))["data"]["path"])')
-# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first.
+# Every recipe finds the venv's tools (churn, dvc, pytest, ...) first (Airflow's recipes excepted).
+SYSTEM_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 # Two OpenMP threads double the CPU per request for no extra throughput on small machines.
 export OMP_NUM_THREADS ?= 1
@@ -18,11 +23,19 @@ export OMP_NUM_THREADS ?= 1
 # Nested makes (a workflow step run by a test run by `make test`) must not print "Entering
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
-.PHONY: help install run data repro metrics test test-unit lint lock clean report score wheel \
-	serve bench bench-serve bench-score bench-scale image spark-env
+.PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
+	serve bench bench-serve bench-score bench-report bench-scale image current-model notebook mlflow \
+	spark-env
+# Where `make score` writes the served-as-data store, and what it scores (Airflow's daily
+# re-score sets both).
+SCORES ?= scores/scores.sqlite
+SCORE_INPUT ?= $(DATA)
 
+# Colour only on a terminal: piped into a file or a pager, `make help` is plain text.
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=''; off=''; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / \
+	  {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -32,20 +45,18 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
 
-install: $(STAMP) ## Create or refresh .venv from the locked requirements
+install: $(STAMP) ## Create or refresh .venv from the locked requirements; install the git hooks
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
 
 # PySpark (~400 MB, and Java 17 to run) lives in its own environment: only the Spark engine, its
 # tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
-$(SPARK_STAMP): requirements/bootstrap.txt requirements/spark.txt pyproject.toml
+$(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)
 	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.txt
-	$(SPARK_VENV)/bin/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes \
-	  --compile-bytecode requirements/spark.txt
-	$(SPARK_VENV)/bin/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation \
-	  --no-deps -e .
+	$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/spark.txt
+	$(BIN)/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
 
 spark-env: $(SPARK_STAMP) ## Create or refresh .venv-spark (PySpark + the service's pins) for `churn score --engine spark`
@@ -65,28 +76,51 @@ repro: $(STAMP) ## Run the pipeline (only the stages whose inputs changed)
 metrics: $(STAMP) ## Show the current metrics
 	@dvc metrics show
 
-run: data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
+run: install data repro metrics ## Set up if needed, get the data, run the pipeline, print the metrics
 
-report: $(STAMP) ## Compare the workspace's model with BASE's (default main); exit 1 if the gate fails
-	churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
-	  --raw '$(DATA)' --metrics eval/metrics.json --params params.yaml \
-	  --out reports/report.md --json reports/report.json --assets reports/assets
+# make itself can only exit 0 or 2, so the recipe says which failure it was; scripts read
+# `exit_code` in reports/report.json (0 passed, 1 gate failed, 2 no report could be made).
+report: $(STAMP) ## Compare the workspace's model with BASE's (default main); fails if the gate fails or no report could be made (says which)
+	@status=0; churn report --base '$(BASE)' --model models/model --data artifacts/prepared \
+	  --raw '$(DATA)' --metrics eval/metrics.json --params params.yaml --gate gate.yaml \
+	  --out reports/report.md --json reports/report.json --assets reports/assets || status=$$?; \
+	case $$status in \
+	  0) ;; \
+	  1) echo "make report: the gate failed (churn report exited 1); see reports/report.md" >&2 ;; \
+	  *) echo "make report: no report could be made (churn report exited $$status)" >&2 ;; \
+	esac; exit $$status
 
-score: $(STAMP) ## Pre-score every row of the raw table into scores/scores.sqlite (served as data)
-	churn score --model models/model --compiled models/compiled --input '$(DATA)' \
-	  --out scores/scores.sqlite
+# The deliveries use what dvc.lock pins for this commit, or refuse: after `git checkout` of
+# another branch without the hooks, models/ may still be the other branch's.
+current-model: $(STAMP)
+	@dvc status --quiet train compile >/dev/null 2>&1 || { echo "models/ is not what dvc.lock \
+	pins for this commit (another branch's model, or inputs changed since the last run): run \
+	\`dvc checkout\` to get this commit's model, or \`make repro\` to rebuild it" >&2; exit 2; }
 
-wheel: $(STAMP) ## Build the embedded-model wheel (the model + load()/predict()) into dist/
+score: current-model ## Pre-score every row of SCORE_INPUT (the raw table) into SCORES (served as data)
+	churn score --model models/model --compiled models/compiled --input '$(SCORE_INPUT)' \
+	  --out '$(SCORES)'
+
+wheel: current-model ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
 
 IMAGE ?= churn-service
-serve: $(STAMP) ## Serve the pipeline's model on PORT (default 8080); /scores too once `make score` ran
-	churn serve --model models/model --compiled models/compiled \
-	  $(if $(wildcard scores/scores.sqlite),--scores scores/scores.sqlite)
+serve: current-model ## Serve the pipeline's model on PORT (default 8080); /scores once `make score` ran
+	exec churn serve --model models/model --compiled models/compiled \
+	  $(if $(wildcard $(SCORES)),--scores '$(SCORES)')
 
-bench: bench-serve bench-score ## Run the benchmarks (each against its baseline, measured in the same run)
+notebook: $(STAMP) ## Open the notebooks in JupyterLab, on the project's environment
+	exec jupyter lab --notebook-dir=notebooks
 
-bench-serve: $(STAMP) ## Benchmark the service against `mlflow models serve` (~2 min; prints ratios)
+# MLflow's job runner (unused here) more than doubles the start-up; its libraries' deprecation
+# warnings are theirs to fix, not the reader's to wade through.
+mlflow: $(STAMP) ## Browse the pipeline's MLflow runs (the project's store, or MLFLOW_TRACKING_URI)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false PYTHONWARNINGS=ignore::DeprecationWarning \
+	  exec mlflow ui --workers 1 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}"
+
+bench: bench-serve bench-score bench-report ## Run the benchmarks (each against its baseline, measured in the same run)
+
+bench-serve: $(STAMP) ## Benchmark the service: vs `mlflow models serve`, under large requests, with its log (~7 min)
 	python benchmarks/bench_serve.py --model models/model --compiled models/compiled \
 	  --data artifacts/prepared
 
@@ -97,8 +131,12 @@ ROWS ?= 1000000
 bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios
 	python benchmarks/bench_scale.py --project . --rows '$(ROWS)' --spark-python $(SPARK_VENV)/bin/python
 
+bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach vs current, 1,409-200,000 rows (~5 min)
+	python benchmarks/bench_report.py
+
 image: ## Build the service image IMAGE (default churn-service) with the model inside (needs Docker)
-	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --tag '$(IMAGE)' .
+	docker build --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg PYTHON_VERSION=$(PYTHON_VERSION) \
+	  --tag '$(IMAGE)' .
 
 test: $(STAMP) ## Run the whole test suite with coverage (not tests/engines: see test-engines)
 	pytest --cov --cov-report=term
@@ -110,15 +148,19 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
-	cd requirements && for set in bootstrap serve dev spark; do \
-	  uv pip compile $$set.in --quiet --python-version 3.11 --universal --generate-hashes \
+	cd requirements && for set in bootstrap serve dev airflow spark; do \
+	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
+
+rename: ## Rename the project: `make rename NAME=yourname` (package, command, wheel, image, metrics)
+	@python3 tools/rename_project.py '$(NAME)'
 
 clean: ## Remove caches and build leftovers (keeps .venv, data and the DVC cache)
 	rm -rf .pytest_cache .ruff_cache .coverage .coverage.* htmlcov dist build
 
 # ---- CI plumbing: the steps of .github/workflows/*.yml, runnable locally too (see docs/ci.md) ----
-.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check smoke model-card register
+.PHONY: dvc-credentials pull push pr-artifact pr-artifact-check pr-comment-target smoke push-image \
+	ecr-image model-card register
 MODEL_NAME ?= churn
 MODEL_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo unreleased)
 SMOKE_PORT ?= 8080
@@ -142,11 +184,21 @@ pr-artifact: ## (CI) Put the PR number (PR=<n>) and the metrics beside the repor
 pr-artifact-check: ## (CI) Validate an untrusted PR report artifact (ARTIFACT=<dir>); print number=, report=
 	@PYTHONPATH=src python3 -m churn.release.pr_artifact check '$(ARTIFACT)'
 
-smoke: ## Run the image IMAGE, check /ping and one /invocations request, stop it
-	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)') || exit 2; \
+pr-comment-target: ## (CI) pr-artifact-check, then ask GitHub (GITHUB_TOKEN) for the run's pull request
+	@PYTHONPATH=src python3 -m churn.release.pr_target --artifact '$(ARTIFACT)'
+
+smoke: ## Start the image IMAGE as SageMaker does (`IMAGE serve`), check /ping and /invocations, stop it
+	@cid=$$(docker run --detach --rm --publish 127.0.0.1:$(SMOKE_PORT):8080 '$(IMAGE)' serve) || exit 2; \
 	PYTHONPATH=src python3 -m churn.release.smoke --url http://127.0.0.1:$(SMOKE_PORT) \
 	  --example models/model/serving_input_example.json; status=$$?; \
 	docker logs "$$cid" 2>&1 | tail -n 20; docker stop "$$cid" >/dev/null; exit $$status
+
+push-image: ## (CI) Push the smoke-tested image IMAGE_ID under TAGS (comma-separated); print digest=, ref=
+	@PYTHONPATH=src python3 -m churn.release.image_push push --image '$(IMAGE_ID)' --tags '$(TAGS)'
+
+ecr-image: ## (CI) Copy the pushed image SOURCE (repo@sha256:...) to ECR_REPOSITORY:TAG, for SageMaker
+	@PYTHONPATH=src python3 -m churn.release.image_push copy --source '$(SOURCE)' \
+	  --to '$(ECR_REPOSITORY):$(TAG)' --login-ecr
 
 model-card: $(STAMP) ## Write dist/model-card.md (metrics, params, data hash) for the release
 	churn model-card --model models/model --metrics eval/metrics.json --out dist/model-card.md \
@@ -156,10 +208,19 @@ register: $(STAMP) ## Register models/model in MLflow as MODEL_NAME@champion (sk
 	churn register --model models/model --metrics eval/metrics.json --name '$(MODEL_NAME)' --alias champion
 
 # ---- Monitoring: Prometheus rules, Grafana dashboard, the monitoring issue (README "Monitoring") --
-.PHONY: prometheus check-rules test-engines monitor-issue
+.PHONY: prometheus check-rules monitor monitor-issue
 RULES_DIR := monitoring/prometheus
 MONITOR_JSON ?= reports/monitor.json
 MONITOR_MD ?= reports/monitor.md
+
+# The window is the environment's MONITOR_WINDOW ("LOCATION [PERIOD]": the prediction log's
+# directory or fsspec URL, default period 7d), outcomes MONITOR_LABELS; `churn monitor` reads
+# both itself. Unset, the test split is monitored as a sample, so a fresh repository is healthy.
+# churn monitor exits 1 on an alert and 2 when it could not run; make turns either into its own
+# status 2, and monitor.json's `status` says which.
+monitor: $(STAMP) ## Check the model on the production window (MONITOR_WINDOW, else a sample); fail on an alert
+	churn monitor --model models/model --data artifacts/prepared --params params.yaml \
+	  --out '$(MONITOR_MD)' --json '$(MONITOR_JSON)'
 
 # Debian's and Ubuntu's `prometheus` package ships both binaries. Installing needs root (CI runs
 # as root or has password-less sudo); elsewhere it says what to install.
@@ -176,8 +237,52 @@ check-rules: prometheus ## Check the alert rules and the example config with pro
 	promtool check config $(RULES_DIR)/prometheus.yml
 	promtool test rules $(RULES_DIR)/rules_test.yml $(RULES_DIR)/rules_test_scores.yml
 
-test-engines: $(STAMP) $(SPARK_STAMP) check-rules ## Run the tests against real engines (tests/engines: Prometheus, Spark, ...)
-	pytest tests/engines
-
 monitor-issue: ## (CI) Open or update the `model-monitoring` issue from MONITOR_JSON (GITHUB_* env)
 	@PYTHONPATH=src python3 -m churn.release.monitor_issue --json '$(MONITOR_JSON)' --markdown '$(MONITOR_MD)'
+
+# ---- Engines: the pipeline on Apache Airflow (README, "When one machine is not enough") ----
+.PHONY: airflow airflow-env airflow-dag test-engines engine-tools
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_HOME ?= $(CURDIR)/.airflow
+AIRFLOW_PORT ?= 8081
+AIRFLOW_CHECKOUT := $(AIRFLOW_HOME)/checkout
+DAG ?= churn_pipeline
+CONF ?= {}
+# System tools the engine tests start for real (Debian package names).
+ENGINE_PACKAGES := redis-server
+# Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
+# the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
+AIRFLOW_LOCAL = PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
+  AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
+  AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
+
+$(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/airflow.txt
+	@touch $@
+
+test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
+	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
+
+airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
+
+engine-tools: ## Install the system tools the engine tests start, if missing (Debian; needs root)
+	@missing=$$(for p in $(ENGINE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+
+$(AIRFLOW_CHECKOUT)/.git: | $(STAMP)
+	churn task checkout '$(AIRFLOW_CHECKOUT)'
+
+$(AIRFLOW_HOME)/airflow.db: | $(AIRFLOW_STAMP)
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow db migrate
+
+airflow: $(AIRFLOW_STAMP) $(AIRFLOW_CHECKOUT)/.git ## Airflow standalone with the churn DAGs; UI on 127.0.0.1:AIRFLOW_PORT (8081)
+	$(AIRFLOW_LOCAL) AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True $(AIRFLOW_VENV)/bin/airflow standalone
+
+airflow-dag: $(AIRFLOW_CHECKOUT)/.git $(AIRFLOW_HOME)/airflow.db ## Run DAG once in-process (`airflow dags test`); CONF='{"revision": "main"}'
+	$(AIRFLOW_LOCAL) $(AIRFLOW_VENV)/bin/airflow dags test '$(DAG)' -c '$(CONF)'

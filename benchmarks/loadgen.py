@@ -21,6 +21,12 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    # Filled in by the caller: the server's CPU time over the run (seconds), when it measured it.
+    cpu_s: float = float("nan")
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu_s / self.requests if self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -43,6 +49,10 @@ def request_bytes(host: str, port: int, path: str, body: bytes, content_type: st
         f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
     )
     return head.encode() + body
+
+
+def get_bytes(host: str, port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: keep-alive\r\n\r\n".encode()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -77,6 +87,7 @@ async def _connection(
     rows_per_request: int,
     deadline: float,
     result: Result,
+    interval: float = 0.0,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -91,20 +102,27 @@ async def _connection(
                 result.rows += rows_per_request
             else:
                 result.errors += 1
+            if interval:
+                # A probe: the next request starts one interval after this one started (or at
+                # once if this one took longer), so a slow answer is not hidden by fewer probes.
+                await asyncio.sleep(max(0.0, started + interval - time.perf_counter()))
     finally:
         writer.close()
 
 
-async def _run(
-    host: str,
-    port: int,
-    requests: list[bytes],
-    *,
-    rows_per_request: int,
-    concurrency: int,
-    seconds: float,
-) -> Result:
-    result = Result()
+@dataclass(frozen=True)
+class Load:
+    """One stream of traffic: `concurrency` connections cycling through prebuilt `requests`."""
+
+    requests: list[bytes]
+    concurrency: int
+    rows_per_request: int = 1
+    # Seconds between the starts of two requests on one connection; 0: closed loop.
+    interval: float = 0.0
+
+
+async def _run(host: str, port: int, loads: list[Load], seconds: float) -> list[Result]:
+    results = [Result() for _ in loads]
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
@@ -112,16 +130,37 @@ async def _run(
             _connection(
                 host,
                 port,
-                itertools.cycle(requests[i::concurrency] or requests),
-                rows_per_request=rows_per_request,
+                itertools.cycle(load.requests[i :: load.concurrency] or load.requests),
+                rows_per_request=load.rows_per_request,
                 deadline=deadline,
                 result=result,
+                interval=load.interval,
             )
-            for i in range(concurrency)
+            for load, result in zip(loads, results, strict=True)
+            for i in range(load.concurrency)
         )
     )
-    result.seconds = time.perf_counter() - started
-    return result
+    for result in results:
+        result.seconds = time.perf_counter() - started
+    return results
+
+
+def _runner():
+    try:
+        import uvloop
+
+        return uvloop.run
+    except ImportError:  # pragma: no cover - uvloop ships with the service extra
+        return asyncio.run
+
+
+def run_together(host: str, port: int, loads: list[Load], *, seconds: float) -> list[Result]:
+    """Send every load at the same time for `seconds`; one Result per load, in order.
+
+    A probe is a load of concurrency 1: it measures what one client sees while the others
+    keep the server busy.
+    """
+    return _runner()(_run(host, port, loads, seconds))
 
 
 def run(
@@ -134,18 +173,5 @@ def run(
     seconds: float,
 ) -> Result:
     """Send `requests` (prebuilt HTTP messages, cycled) for `seconds`; every request counts."""
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop ships with the service extra
-        runner = asyncio.run
-    load = _run(
-        host,
-        port,
-        requests,
-        rows_per_request=rows_per_request,
-        concurrency=concurrency,
-        seconds=seconds,
-    )
-    return runner(load)
+    load = Load(requests, concurrency, rows_per_request)
+    return run_together(host, port, [load], seconds=seconds)[0]

@@ -78,6 +78,7 @@ def _report(args: argparse.Namespace) -> int:
         raw=args.raw,
         metrics=args.metrics,
         params=args.params,
+        gate=args.gate,
         out=args.out,
         json_out=args.json,
         assets=args.assets,
@@ -158,6 +159,101 @@ def _serve(args: argparse.Namespace) -> int:
     return serve.run(args)
 
 
+def _moment(text: str):
+    """A time on the command line: ISO 8601, UTC when it names no offset."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from churn.monitor import run as monitor
+
+    return monitor.run(
+        monitor.Options(
+            model=args.model,
+            data=args.data,
+            params=args.params,
+            out=args.out,
+            json_out=args.json,
+            log_dir=args.log_dir,
+            period=args.period,
+            end=args.end,
+            table=args.table,
+            sample=args.sample,
+            labels=args.labels,
+        )
+    )
+
+
+def _add_monitor_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    monitor = command(
+        "monitor",
+        _monitor,
+        "Compare a production window with the model's training data; exit 1 on an alert.",
+    )
+    monitor.add_argument("--model", type=Path, required=True, help="model directory")
+    monitor.add_argument("--data", type=Path, required=True, help="its prepared data directory")
+    monitor.add_argument("--out", type=Path, required=True, help="Markdown report to write")
+    monitor.add_argument("--json", type=Path, required=True, help="JSON report to write")
+    source = monitor.add_mutually_exclusive_group()
+    source.add_argument(
+        "--log-dir", help="prediction log: a directory or an fsspec URL [else MONITOR_WINDOW]"
+    )
+    source.add_argument("--table", type=Path, help="a CSV or Parquet table of raw rows instead")
+    source.add_argument(
+        "--sample", action="store_true", help="the test split scored as production traffic"
+    )
+    monitor.add_argument("--period", help="with --log-dir: how far back, e.g. 24h, 7d (default 7d)")
+    monitor.add_argument(
+        "--end", type=_moment, help="with a log: the window's end, ISO 8601 (default now)"
+    )
+    monitor.add_argument(
+        "--labels", help="outcomes keyed by id, CSV or Parquet (path or URL) [else MONITOR_LABELS]"
+    )
+    monitor.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="params file (monitor:)"
+    )
+
+
+def _add_score_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
+    score.add_argument("--model", type=Path, required=True, help="model directory")
+    # Text, not a Path: Spark reads URLs too (s3a://..., dbfs:/...).
+    score.add_argument("--input", required=True, help="CSV or Parquet file to score")
+    score.add_argument("--out", type=Path, help="SQLite store to (re)place")
+    score.add_argument(
+        "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
+    )
+    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    score.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        default="pandas",
+        help="pandas (one process, the default) or spark (.venv-spark: `make spark-env`)",
+    )
+    score.add_argument(
+        "--out-parquet", help="(spark) Parquet directory of id and score to (re)place"
+    )
+    score.add_argument(
+        "--master",
+        help="(spark) cluster URL (spark://host:7077); default: SPARK_REMOTE, else local[*]",
+    )
+    score.add_argument(
+        "--compiled", type=Path, help="`churn compile` output: its ONNX graph scores if exact"
+    )
+    score.add_argument(
+        "--predictor",
+        choices=("auto", "sklearn", "onnx"),
+        default="auto",
+        help="auto: the ONNX graph when compiled within 1e-9 of the pipeline, else the pipeline",
+    )
+
+
 def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     compiled = command("compile", _compile, "Compile the model to ONNX; check it scores the same.")
     compiled.add_argument("--model", type=Path, required=True, help="model directory")
@@ -175,6 +271,9 @@ def _add_serving_commands(command: Callable[..., argparse.ArgumentParser]) -> No
         "--max-body-mb", type=float, default=8.0, help="request body size limit in MiB"
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    from churn.deliver.serve import main as serve_main
+
+    serve_main.add_arguments(serve)
 
 
 def _model_card(args: argparse.Namespace) -> int:
@@ -219,6 +318,110 @@ def _add_release_commands(command: Callable[..., argparse.ArgumentParser]) -> No
     register.add_argument("--alias", default="champion", help="alias to point at the new version")
 
 
+def _payloads() -> list[dict]:
+    """The input payloads an orchestrator task hands over on stdin (a JSON list)."""
+    import json
+
+    from churn.engines.stage_task import TaskError
+
+    try:
+        inputs = json.load(sys.stdin)
+    except ValueError as exc:
+        raise TaskError(f"stdin is not JSON: {exc}") from exc
+    if not isinstance(inputs, list) or not all(isinstance(p, dict) for p in inputs):
+        raise TaskError("stdin must be a JSON list of payloads (objects)")
+    return inputs
+
+
+def _print_json(value: object) -> int:
+    import json
+
+    print(json.dumps(value))
+    return 0
+
+
+def _task_stage(args: argparse.Namespace) -> int:
+    from churn.engines import stage_task
+
+    return _print_json(stage_task.run_stage(Path.cwd(), args.stage, _payloads()))
+
+
+def _task_assemble(args: argparse.Namespace) -> int:
+    from churn.engines import stage_task
+
+    assembled = stage_task.assemble(Path.cwd(), _payloads(), verify=not args.no_verify)
+    if args.out:
+        for path in stage_task.export(assembled, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return _print_json(assembled)
+
+
+def _task_refresh_data(args: argparse.Namespace) -> int:
+    from churn.engines import data_refresh
+
+    return _print_json(data_refresh.refresh(Path.cwd(), args.source, args.out))
+
+
+def _task_open_pr(args: argparse.Namespace) -> int:
+    import os
+
+    from churn.engines import pull_request
+    from churn.engines.stage_task import TaskError
+
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise TaskError("GITHUB_TOKEN is not set: a token that may push and open pull requests")
+    github = pull_request.GitHub(
+        repo=args.repo,
+        token=token,
+        api_url=os.environ.get("GITHUB_API_URL") or pull_request.DEFAULT_API_URL,
+    )
+    outcome = pull_request.propose(
+        Path.cwd(), _payloads(), github=github, base=args.base, run_id=args.run_id
+    )
+    return _print_json(outcome)
+
+
+def _task_checkout(args: argparse.Namespace) -> int:
+    from churn.engines import worker_checkout
+
+    worker_checkout.create(args.dir, origin=args.origin)
+    print(f"worker checkout ready in {args.dir}", file=sys.stderr)
+    return 0
+
+
+def _add_task_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    task = command(
+        "task",
+        lambda _: 2,
+        "What an orchestrator's tasks run in a worker's checkout (JSON payloads on stdin/stdout).",
+    )
+    actions = task.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, handler: Callable[[argparse.Namespace], int], text: str):
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    stage = action("stage", _task_stage, "Pull a stage's inputs, reproduce it, push its outputs.")
+    stage.add_argument("stage", help="stage name in dvc.yaml")
+    assemble = action("assemble", _task_assemble, "Write a run's dvc.lock and check it.")
+    assemble.add_argument("--out", type=Path, help="also write the run's files under this folder")
+    assemble.add_argument(
+        "--no-verify", action="store_true", help="skip pulling every output and `dvc status`"
+    )
+    refresh = action("refresh-data", _task_refresh_data, "Replace the raw data by the latest.")
+    refresh.add_argument("--source", required=True, help="http(s):// or file:// URL, or a path")
+    refresh.add_argument("--out", help="tracked file to replace (default: found from dvc.yaml)")
+    pull = action("open-pr", _task_open_pr, "Commit the run's pins on a branch and open a PR.")
+    pull.add_argument("--repo", required=True, help="GitHub repository, owner/name")
+    pull.add_argument("--base", required=True, help="branch the pull request targets")
+    pull.add_argument("--run-id", default="", help="the orchestrator's run id, for the record")
+    checkout = action("checkout", _task_checkout, "Make a worker's checkout of this project.")
+    checkout.add_argument("dir", type=Path, help="directory to clone into")
+    checkout.add_argument("--origin", default=".", help="repository to clone (default: here)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -260,37 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True, help="Markdown report to write")
     report.add_argument("--json", type=Path, help="machine-readable verdict to write")
     report.add_argument("--assets", type=Path, help="directory for full-size PNG figures")
-
-    score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
-    score.add_argument("--model", type=Path, required=True, help="model directory")
-    # Text, not a Path: Spark reads URLs too (s3a://..., dbfs:/...).
-    score.add_argument("--input", required=True, help="CSV or Parquet file to score")
-    score.add_argument("--out", type=Path, help="SQLite store to (re)place")
-    score.add_argument(
-        "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
-    )
-    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    score.add_argument(
-        "--engine",
-        choices=("pandas", "spark"),
-        default="pandas",
-        help="pandas (one process, the default) or spark (.venv-spark: `make spark-env`)",
-    )
-    score.add_argument(
-        "--out-parquet", help="(spark) Parquet directory of id and score to (re)place"
-    )
-    score.add_argument(
-        "--master",
-        help="(spark) cluster URL (spark://host:7077); default: SPARK_REMOTE, else local[*]",
-    )
-    score.add_argument(
-        "--compiled", type=Path, help="`churn compile` output: its ONNX graph scores if exact"
-    )
-    score.add_argument(
-        "--predictor",
-        choices=("auto", "sklearn", "onnx"),
-        default="auto",
-        help="auto: the ONNX graph when compiled within 1e-9 of the pipeline, else the pipeline",
+    report.add_argument(
+        "--gate", type=Path, default=Path("gate.yaml"), help="gate policy file (read at --base)"
     )
 
     wheel = command("wheel", _wheel, "Build the embedded-model wheel (model + predict API).")
@@ -298,8 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     wheel.add_argument("--source", type=Path, required=True, help="package template directory")
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
 
+    _add_score_command(command)
     _add_serving_commands(command)
+    _add_monitor_command(command)
     _add_release_commands(command)
+    _add_task_commands(command)
 
     for sub in (prepare, train, evaluate, report):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
@@ -318,6 +495,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from churn.deliver.score.predictor import PredictorError
     from churn.deliver.score.run import ScoreError
     from churn.deliver.wheel.build import WheelError
+    from churn.engines.pipeline_graph import PipelineError
+    from churn.engines.stage_task import TaskError
     from churn.params import ParamsError
     from churn.report.collect import ReportError
     from churn.stages.fetch import FetchError
@@ -332,6 +511,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ScoreError,
         PredictorError,
         WheelError,
+        PipelineError,
+        TaskError,
         FileNotFoundError,
     )
 
@@ -344,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
-        print(f"churn {args.command}: {exc}", file=sys.stderr)
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"churn {name}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -23,7 +23,8 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-LOCAL_STORE = Path("mlruns")
+# The project's own store, under its root (also for `dvc exp run --temp`; see provenance).
+LOCAL_STORE = "mlruns"
 # The project's name (the package's): its MLflow experiment unless MLFLOW_EXPERIMENT_NAME says.
 DEFAULT_EXPERIMENT = __name__.partition(".")[0]
 # The MLmodel fields MLflow fills with the clock and a random id. Pinning them makes the saved
@@ -37,8 +38,11 @@ def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    LOCAL_STORE.mkdir(exist_ok=True)
-    return f"sqlite:///{LOCAL_STORE / 'mlflow.db'}"
+    from churn import provenance
+
+    store = (provenance.project_root() / LOCAL_STORE).resolve()
+    store.mkdir(exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
 
 
 def _artifact_location(uri: str) -> str | None:
@@ -131,8 +135,11 @@ def log_run(
     model_dir: Path,
     tags: Mapping[str, str],
     artifact_dirs: Mapping[str, Path],
+    *,
+    texts: Mapping[str, str] | None = None,
 ) -> str:
-    """Record one pipeline run (params, metrics, model, provenance tags); return its id."""
+    """Record one pipeline run (params, metrics, model, provenance tags, small text artifacts
+    such as the working tree's diff); return its id. A DVC experiment's run is named after it."""
     import mlflow
 
     uri = tracking_uri()
@@ -141,9 +148,11 @@ def log_run(
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri))
     mlflow.set_experiment(experiment)
-    with mlflow.start_run(tags=dict(tags)) as run:
+    with mlflow.start_run(run_name=tags.get("dvc.experiment"), tags=dict(tags)) as run:
         mlflow.log_params(dict(params))
         mlflow.log_metrics(dict(metrics))
+        for name, text in (texts or {}).items():
+            mlflow.log_text(text, name)
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         for name, directory in artifact_dirs.items():
             mlflow.log_artifacts(str(directory), artifact_path=name)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,14 +201,73 @@ def test_a_failing_stage_keeps_the_last_model_and_the_run_cache(pipeline_repo, t
     assert "Running stage 'train'" not in again.stdout
 
 
-def test_experiment_leaves_committed_state_untouched(pipeline_repo, tmp_path):
+def test_an_experiment_lands_in_the_projects_mlflow_store_and_leaves_git_alone(
+    pipeline_repo, tmp_path, monkeypatch
+):
+    """`dvc exp run --temp` runs in a throw-away copy, but its MLflow run is recorded in the
+    project's own store, named after the experiment, with its params; HEAD and the workspace
+    stay as they were. A run from an edited working tree says which files it differs in."""
+    from mlflow.tracking import MlflowClient
+
     repo = _copy(pipeline_repo, tmp_path / "exp")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the project's default store, as a user has it
     head = git(repo, "rev-parse", "HEAD")
     run(repo, "dvc", "exp", "run", "--temp", "-S", "train.threshold=0.4")
-    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
-    assert '"threshold": 0.4' in json.dumps(shown)
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "status", "--porcelain") == ""
+    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
+    assert '"threshold": 0.4' in json.dumps(shown)
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`dvc.experiment` != ''",
+    )
+    (experiment,) = runs
+    assert experiment.data.params["train.threshold"] == "0.4"
+    assert experiment.info.run_name == experiment.data.tags["dvc.experiment"]
+    assert experiment.data.tags["dvc.baseline_rev"] == head
+    assert experiment.data.tags["git.changed_files"] == "params.yaml"
+
+
+def test_hooks_work_from_a_plain_shell_and_a_branch_switch_brings_its_model(
+    pipeline_repo, tmp_path
+):
+    """After `make install`, committing works without the virtual environment on PATH, and
+    `git checkout` brings the checked-out commit's model (DVC's hook through pre-commit), so
+    `make serve` never serves another branch's model; without the hooks it refuses to."""
+    repo = _copy(pipeline_repo, tmp_path / "hooks")
+    (repo / ".venv").symlink_to(Path(sys.executable).parents[1])
+    run(repo, ".venv/bin/pre-commit", "install", "--install-hooks")
+    plain = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+
+    def shell(*cmd: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(cmd, cwd=repo, env=plain, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{cmd}: {done.stdout}\n{done.stderr}"
+        return done
+
+    main_model = tree_digest(repo / "models" / "model")
+    shell("git", "checkout", "-q", "-b", "lower-threshold")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["threshold"] = 0.4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    make(repo, "repro")
+    branch_model = tree_digest(repo / "models" / "model")
+    assert branch_model != main_model
+    shell("git", "add", "-A")
+    committed = shell("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-m", "x")
+    assert "ruff check" in committed.stdout + committed.stderr  # the hooks ran
+
+    shell("git", "checkout", "-q", "main")
+    assert tree_digest(repo / "models" / "model") == main_model
+    make(repo, "current-model")
+
+    git(repo, "-c", "core.hooksPath=/dev/null", "checkout", "-q", "lower-threshold")
+    assert tree_digest(repo / "models" / "model") == main_model  # no hook: the other model
+    refused = make(repo, "serve", check=False)
+    assert refused.returncode == 2
+    assert "models/ is not what dvc.lock pins for this commit" in refused.stderr
+    assert "`dvc checkout`" in refused.stderr
 
 
 def test_mlflow_run_recorded_in_a_real_tracking_server(

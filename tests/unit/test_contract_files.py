@@ -27,8 +27,11 @@ def test_real_rows_pass_and_are_typed(contract, rows, tmp_path):
     assert list(typed.columns) == list(contract.raw_columns)
     assert len(typed) == len(rows)
     assert set(typed[contract.target.name]) <= {0, 1}
-    expected_id = np.int64 if contract.id.type == "integer" else object
-    assert typed[contract.id.name].dtype == expected_id
+    ids = typed[contract.id.name]
+    if contract.id.type == "integer":
+        assert ids.dtype == np.int64
+    else:
+        assert pd.api.types.is_string_dtype(ids)
     for feature in contract.features:
         column = typed[feature.name]
         if feature.numeric:
@@ -140,3 +143,14 @@ def test_the_whole_real_table_passes(contract, raw_csv):
     assert len(typed) == len(read_text(raw_csv))
     assert typed[contract.id.name].is_unique
     assert pd.Series(typed[contract.target.name]).nunique() == 2
+
+
+def test_an_invalid_id_is_not_also_called_a_duplicate(contract, rows, tmp_path):
+    """Invalid ids are refused as such; they are not compared with each other."""
+    frame = rows.copy()
+    bad = "+5" if contract.id.type == "integer" else " padded"
+    frame.loc[[3, 4], contract.id.name] = bad
+    with pytest.raises(DataValidationError) as caught:
+        _load(contract, frame, tmp_path)
+    assert "duplicate" not in str(caught.value)
+    assert "line 5" in str(caught.value)

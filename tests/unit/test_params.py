@@ -77,3 +77,22 @@ def test_load_reports_missing_and_malformed_files(tmp_path):
     bad.write_text("prepare: [unclosed\n")
     with pytest.raises(params.ParamsError, match="not valid YAML"):
         params.load(bad)
+
+
+def test_the_gate_policy_lives_in_its_own_file():
+    """gate.yaml loads as the gate policy; a `gate:` left in params.yaml is refused, saying
+    where it belongs (two homes for the policy would let one silently win)."""
+    gate = params.load_gate(PARAMS_FILE.parent / "gate.yaml")
+    assert gate.rule in ("not_worse", "non_inferior")
+    assert "gate" not in _raw()
+    with pytest.raises(params.ParamsError, match=r"move the `gate:` section.*gate\.yaml"):
+        params.parse({**_raw(), "gate": gate.model_dump()})
+
+
+def test_the_business_metrics_bounds_must_be_in_order():
+    raw = _raw()
+    raw["monitor"]["business"].update(minimum=0.6, maximum=0.4)
+    with pytest.raises(params.ParamsError, match=r"monitor\.business.*minimum is above maximum"):
+        params.parse(raw)
+    raw["monitor"]["business"].update(minimum=None, maximum=0.4)
+    assert params.parse(raw).monitor.business.maximum == 0.4

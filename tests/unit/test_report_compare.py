@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from churn.report.compare import params_diff
+import numpy as np
+
+from churn.report.compare import fresh_rows, params_diff, threshold
 from churn.report.contents import ParamChange
 
 
@@ -23,3 +25,18 @@ def test_params_diff_shows_added_and_removed_keys():
 
 def test_params_diff_without_base_params_lists_everything():
     assert [c.key for c in params_diff(None, {"x": {"y": 1}})] == ["x.y"]
+
+
+def test_fresh_rows_are_the_test_rows_the_base_model_never_saw():
+    test_ids = np.array([5, 6, 7, 8])
+    assert fresh_rows(test_ids, np.array([1, 6, 8, 9])).tolist() == [True, False, True, False]
+    assert fresh_rows(test_ids, np.array([], dtype=int)).all()
+
+
+def test_each_model_is_labelled_at_its_own_threshold():
+    """The model's saved threshold first, then its revision's params, then the fallback."""
+    assert threshold(0.3, {"evaluate": {"threshold": 0.6}}, 0.5) == 0.3
+    assert threshold(None, {"train": {"threshold": 0.4}}, 0.5) == 0.4
+    assert threshold(None, {"evaluate": {"threshold": 0.6}}, 0.5) == 0.6
+    assert threshold(None, {"evaluate": {"threshold": "x"}}, 0.5) == 0.5
+    assert threshold(None, None, 0.5) == 0.5

@@ -1,12 +1,18 @@
-"""The gate: "worse" only when the policy is violated with the stated confidence."""
+"""The gate: the words say what the interval shows, and the rule decides whether it passes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from churn import metrics, params
 from churn.params import GateParams
 from churn.report import gate
 from churn.report.contents import MetricRow
+
+GATE_FILE = Path(__file__).resolve().parents[2] / "gate.yaml"
 
 POLICY = GateParams(
     primary_metric="roc_auc",
@@ -31,7 +37,8 @@ def _row(delta, low, high, name="roc_auc", *, higher=True, value=0.8):
 
 
 def _verdict(row, policy=POLICY, mode="paired", values=None):
-    floors = gate.check_floors(policy, values or {"roc_auc": 0.8, "log_loss": 0.4})
+    values = values or {"roc_auc": 0.8, "log_loss": 0.4, "f1": 0.6, "average_precision": 0.6}
+    floors = gate.check_floors(policy, values)
     return gate.evaluate(policy, mode, row, floors)
 
 
@@ -43,10 +50,76 @@ def test_interval_entirely_beyond_the_tolerance_is_worse():
 
 
 def test_a_lower_number_whose_interval_reaches_the_tolerance_passes():
-    """It does not call a regression "worse" unless the policy is violated with confidence."""
+    """Rule not_worse: it does not fail a regression unless the policy is violated with
+    confidence; the interval excludes 0, so the change is called significant, not "no
+    significant change"."""
     verdict = _verdict(_row(-0.01, -0.03, -0.001))
-    assert (verdict.kind, verdict.passed) == ("unchanged", True)
-    assert "within the tolerated regression" in verdict.reason
+    assert (verdict.kind, verdict.passed) == ("worse_tolerated", True)
+    assert "significantly worse, but within the tolerated regression" in verdict.reason
+
+
+def test_the_issue_example_is_called_worse_within_tolerance_not_no_change():
+    """ROC AUC -0.0127, 95% CI [-0.0201, -0.0042]: significant, and inside a 0.005 tolerance."""
+    verdict = _verdict(_row(-0.0127, -0.0201, -0.0042))
+    assert verdict.kind == "worse_tolerated"
+    assert verdict.passed
+    assert "did not change significantly" not in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "not_worse", "non_inferior"),
+    [
+        (0.01, 0.03, ("better", True), ("better", True)),
+        (-0.002, 0.004, ("unchanged", True), ("unchanged", True)),
+        # Contains 0 but reaches below -0.005: only non_inferior refuses it.
+        (-0.02, 0.01, ("unchanged", True), ("inconclusive", False)),
+        (-0.004, -0.001, ("worse_tolerated", True), ("worse_tolerated", True)),
+        # Below 0, reaching past the tolerance without lying wholly beyond it.
+        (-0.02, -0.001, ("worse_tolerated", True), ("inconclusive", False)),
+        (-0.03, -0.01, ("worse", False), ("worse", False)),
+    ],
+)
+def test_each_rule_reads_the_interval_against_the_tolerance(low, high, not_worse, non_inferior):
+    """not_worse fails only an interval wholly below -max_regression; non_inferior passes only
+    one wholly above it. The words (kind) follow the interval under either rule."""
+    row = _row((low + high) / 2, low, high)
+    for rule, expected in (("not_worse", not_worse), ("non_inferior", non_inferior)):
+        verdict = _verdict(row, POLICY.model_copy(update={"rule": rule}))
+        assert (verdict.kind, verdict.passed) == expected, rule
+
+
+def test_non_inferior_cannot_be_shown_without_an_interval():
+    """Unpaired, there is no interval to show non-inferiority with: the gate fails, saying so."""
+    policy = POLICY.model_copy(update={"rule": "non_inferior"})
+    verdict = _verdict(_row(0.01, None, None), policy, mode="unpaired")
+    assert (verdict.kind, verdict.passed) == ("inconclusive", False)
+    assert "unpaired" in verdict.reason
+
+
+def test_the_rule_defaults_to_not_worse_for_policies_written_before_it():
+    raw = POLICY.model_dump()
+    del raw["rule"]
+    assert params.parse_gate(raw).rule == "not_worse"
+    with pytest.raises(params.ParamsError, match="rule"):
+        params.parse_gate({**raw, "rule": "lenient"})
+
+
+def test_default_floors_fail_a_model_that_labels_nobody_positive():
+    """The shipped gate.yaml catches a model that ranks well but whose probabilities never reach
+    the threshold (F1 = 0): ranking metrics alone would let it through."""
+    policy = params.load_gate(GATE_FILE)
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.27).astype(int)
+    # Ranks churners first (ROC AUC near 1) yet never reaches the 0.5 threshold.
+    scores = np.clip(0.05 + 0.3 * y + 0.1 * rng.random(2000), 0, 0.45)
+    values = metrics.score_all(y, scores, 0.5)
+    assert values["roc_auc"] > 0.95
+    assert values["f1"] == 0.0
+    failed = [c.metric for c in gate.check_floors(policy, values) if not c.passed]
+    assert failed == ["f1"]
+    verdict = _verdict(_row(0.0, -0.001, 0.001), policy, values=values)
+    assert (verdict.kind, verdict.passed) == ("worse", False)
+    assert "F1 0.0000 is below its floor" in verdict.reason
 
 
 def test_interval_containing_zero_is_no_significant_change():
@@ -107,7 +180,7 @@ def test_unpaired_applies_the_tolerance_to_the_recorded_difference():
     """Without intervals it never claims significance, and fails a drop beyond the tolerance."""
     better = _verdict(_row(0.04, None, None), mode="unpaired")
     worse = _verdict(_row(-0.02, None, None), mode="unpaired")
-    assert (better.kind, better.passed) == ("unchanged", True)
+    assert (better.kind, better.passed) == ("unpaired_within_policy", True)
     assert "no change can be called significant" in better.reason
     assert (worse.kind, worse.passed) == ("worse", False)
 

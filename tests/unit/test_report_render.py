@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from churn import comment_limit
+from churn.release import pr_artifact
 from churn.report import render
 from churn.report.contents import (
     Curve,
@@ -61,6 +63,10 @@ def test_first_line_is_the_verdict_with_its_reason():
     [
         ("worse", False, "❌ Worse", "Gate **failed**"),
         ("unchanged", True, "No significant change", "Gate passed"),
+        ("worse_tolerated", True, "Worse, within tolerance", "Gate passed"),
+        ("inconclusive", False, "Not shown to be within tolerance", "Gate **failed**"),
+        ("insufficient_gain", False, "Not enough improvement", "Gate **failed**"),
+        ("unpaired_within_policy", True, "unpaired: no interval", "Gate passed"),
         ("no_baseline", True, "No baseline", "Gate passed"),
     ],
 )
@@ -167,12 +173,56 @@ def test_text_that_cannot_fit_is_cut_hard_with_a_note():
     assert text.rstrip().endswith("comment limit.")
 
 
+def test_headline_marks_qualify_the_verdict_in_the_first_line():
+    """A first gate or a biased comparison is said in the headline itself."""
+    marks = ("first gate: this pull request's own policy", "unpaired, may be biased")
+    first = render.render(_report(headline_marks=marks)).splitlines()[0]
+    assert first.startswith("## ✅ Better (first gate: this pull request's own policy; unpaired")
+
+
+def test_the_gate_line_names_the_rule():
+    assert "rule `non_inferior`" in render.render(_report(rule="non_inferior"))
+
+
+def test_the_renderer_fits_what_the_comment_check_accepts(tmp_path):
+    """One limit for both: a report that renders is never refused by the artifact check (the
+    renderer once allowed 65,536 characters where the check allowed 65,024)."""
+    assert render.LIMIT == comment_limit.MAX_COMMENT_CHARS == pr_artifact.MAX_COMMENT_CHARS
+    # Long enough to need cutting at the check's limit, short enough for GitHub's own.
+    many = tuple(ParamChange(f"train.key_{i:05d}", "x" * 6, "y" * 6) for i in range(1438))
+    report = _report(params_changes=many)
+    assert comment_limit.MAX_COMMENT_CHARS < len(render.render(report, limit=65_536)) <= 65_536
+    text = render.render(report)
+    (tmp_path / "report.md").write_text(text, encoding="utf-8")
+    (tmp_path / "pr-number").write_text("7\n", encoding="ascii")
+    assert pr_artifact.check(tmp_path)[0] == 7
+
+
+def test_a_short_report_states_why_there_is_no_verdict():
+    text = render.render_short(
+        "no_report", "main~9", "the base revision 'main~9' does not resolve", "make report", 2
+    )
+    assert text.startswith("## ⛔ No report could be made: the base revision 'main~9' does not")
+    assert "Gate **failed**" in text
+    assert "exited 2" in text
+    payload = json.loads(render.render_short_json("no_report", "main~9", "why", 2))
+    assert (payload["passed"], payload["exit_code"], payload["verdict"]["kind"]) == (
+        False,
+        2,
+        "no_report",
+    )
+    long = render.render_short("no_report", "main", "x" * 100_000, "make report", 2)
+    assert len(long) < 10_000
+
+
 def test_a_gate_change_in_the_pull_request_is_flagged_as_not_applied():
     change = (ParamChange("gate.max_regression", 0.005, 0.5),)
     assert "this report uses the policy of the base" in render.render(
         _report(params_changes=change)
     )
     assert "policy of the base" not in render.render(_report())
+    first = render.render(_report(params_changes=change, first_gate=True))
+    assert "this report uses the pull request's own gate policy" in first.lower()
 
 
 def test_table_cells_escape_pipes():
@@ -181,8 +231,9 @@ def test_table_cells_escape_pipes():
 
 
 def test_json_carries_the_verdict_metrics_and_intervals():
-    payload = json.loads(render.render_json(_report()))
+    payload = json.loads(render.render_json(_report(), 0))
     assert payload["passed"] is True
+    assert payload["exit_code"] == 0
     assert payload["verdict"]["kind"] == "better"
     assert payload["metrics"][0]["low"] == 0.04
     assert payload["metrics"][0]["significant"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -113,14 +114,52 @@ def test_comment_workflow_never_checks_out_pull_request_code():
 
 def test_comment_is_sticky_and_images_are_private_by_default():
     (job,) = load("pr-comment.yml")["jobs"].values()
-    install = next(s for s in job["steps"] if s.get("name") == "Install CML")
-    assert install["run"].startswith("npm install --global @dvcorg/cml@0.20.6")
     post = next(s for s in job["steps"] if "cml comment" in s.get("run", ""))
     assert "cml comment update" in post["run"]
     assert '--target="pr/$PR_NUMBER"' in post["run"]
     assert "--watermark-title=" in post["run"]
     assert post["env"]["PUBLISH_IMAGES"] == "${{ vars.CML_PUBLISH_IMAGES == 'true' }}"
-    assert post["env"]["PR_NUMBER"] == "${{ steps.artifact.outputs.number }}"
+
+
+def test_the_comment_goes_where_github_says_not_where_the_artifact_says():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    names = [step.get("name", step.get("uses")) for step in job["steps"]]
+    target = job["steps"][
+        names.index("Check the artifact and ask GitHub which pull request it belongs to")
+    ]
+    assert target["id"] == "target"
+    assert (
+        target["run"]
+        == 'make pr-comment-target ARTIFACT="$RUNNER_TEMP/pr-report" >> "$GITHUB_OUTPUT"'
+    )
+    post = next(s for s in job["steps"] if "cml comment" in s.get("run", ""))
+    assert post["env"]["PR_NUMBER"] == "${{ steps.target.outputs.number }}"
+    assert post["env"]["REPORT"] == "${{ steps.target.outputs.report }}"
+    # Nothing is installed or posted unless GitHub named exactly one pull request.
+    for step in job["steps"][names.index(target["name"]) + 1 :]:
+        assert step["if"] == "steps.target.outputs.number != ''", step
+
+
+def test_cml_installs_without_scripts_and_only_the_posting_step_holds_the_token():
+    workflow = load("pr-comment.yml")
+    (job,) = workflow["jobs"].values()
+    install = next(s for s in job["steps"] if s.get("name") == "Install CML")
+    assert install["run"].startswith("npm install --global --ignore-scripts @dvcorg/cml@0.20.6")
+    assert "env" not in install
+    assert "env" not in workflow
+    assert "env" not in job
+    holders = {
+        step.get("name", step.get("uses")): where
+        for step in job["steps"]
+        for where in ("env", "with")
+        if "github.token" in json.dumps(step.get(where, {}))
+    }
+    assert holders == {
+        # The artifact download (GitHub's own action), our lookup, and CML's one command.
+        "Download the report of the pull request run": "with",
+        "Check the artifact and ask GitHub which pull request it belongs to": "env",
+        "Post or update the report comment": "env",
+    }
 
 
 def test_release_grants_write_access_per_job_only():
@@ -129,6 +168,11 @@ def test_release_grants_write_access_per_job_only():
     assert workflow[True]["push"] == {"branches": ["main"], "tags": ["v*"]}
     jobs = workflow["jobs"]
     assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["sagemaker"]["permissions"] == {
+        "contents": "read",
+        "packages": "read",
+        "id-token": "write",
+    }
     assert jobs["publish"]["permissions"] == {"contents": "write"}
     assert jobs["register"]["permissions"] == {"contents": "read"}
     assert jobs["publish"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
@@ -144,3 +188,53 @@ def test_release_saves_the_dvc_cache_that_pull_requests_restore():
     saved = cache_key("release.yml", "actions/cache/save")
     restored = cache_key("pr.yml", "actions/cache/restore")
     assert saved == restored == "dvc-cache-${{ hashFiles('dvc.lock') }}"
+
+
+def test_pull_requests_never_get_the_remote_write_credentials():
+    """PR code may read the DVC remote, never write it: only the read-only secret, and no
+    fallback to release.yml's read-write one (without it, PRs run without the remote)."""
+    assert set(re.findall(r"secrets\.(\w+)", (WORKFLOWS / "pr.yml").read_text())) == {
+        "DVC_REMOTE_READ_CONFIG"
+    }
+    (credentials,) = [s for _, s in steps(load("pr.yml")) if s.get("run") == "make dvc-credentials"]
+    assert credentials["env"] == {"DVC_REMOTE_CONFIG": "${{ secrets.DVC_REMOTE_READ_CONFIG }}"}
+
+
+def test_release_pushes_exactly_the_image_that_passed_the_smoke_test():
+    """One build, loaded into the runner's Docker; the smoke test and the push both name it by
+    the build's image ID (its content digest). A second build would be another image."""
+    job = load("release.yml")["jobs"]["image"]
+    builds = [s for s in job["steps"] if "docker/build-push-action" in s.get("uses", "")]
+    (build,) = builds
+    assert build["id"] == "build"
+    assert build["with"]["load"] is True
+    assert build["with"]["push"] is False
+    assert build["with"]["provenance"] is False
+    tested = "${{ steps.build.outputs.imageid }}"
+    ids = [step.get("id") for step in job["steps"]]
+    smoke = next(s for s in job["steps"] if s.get("run", "").startswith("make smoke"))
+    assert smoke["run"] == 'make smoke IMAGE="$IMAGE_ID"'
+    assert smoke["env"] == {"IMAGE_ID": tested}
+    push = job["steps"][ids.index("push")]
+    assert push["run"] == 'make push-image IMAGE_ID="$IMAGE_ID" TAGS="$TAGS" >> "$GITHUB_OUTPUT"'
+    assert push["env"] == {"IMAGE_ID": tested, "TAGS": "${{ steps.meta.outputs.tags }}"}
+    assert job["steps"].index(smoke) < ids.index("push")
+    assert job["steps"][ids.index("meta")]["with"]["sep-tags"] == ","
+    assert job["outputs"] == {"ref": "${{ steps.push.outputs.ref }}"}
+
+
+def test_sagemaker_gets_the_pushed_digest_only_when_configured():
+    jobs = load("release.yml")["jobs"]
+    job = jobs["sagemaker"]
+    assert job["needs"] == "image"
+    assert job["if"] == ("vars.SAGEMAKER_ECR_REPOSITORY != '' && vars.SAGEMAKER_ECR_ROLE_ARN != ''")
+    aws = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.SAGEMAKER_ECR_ROLE_ARN }}"
+    copy = next(s for s in job["steps"] if s.get("run", "").startswith("make ecr-image"))
+    assert copy["env"]["SOURCE"] == "${{ needs.image.outputs.ref }}"
+    # Nothing else in the release builds or pushes an image.
+    for name, other in jobs.items():
+        for step in other.get("steps", []):
+            if "docker/build-push-action" in step.get("uses", ""):
+                assert name == "image"
+            assert "docker push" not in step.get("run", "")

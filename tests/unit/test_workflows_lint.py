@@ -68,3 +68,8 @@ def test_zizmor_flags_a_pwn_request(bad_repo):
     assert result.returncode != 0
     assert "template-injection" in result.stdout
     assert "dangerous-triggers" in result.stdout
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile():
+    result = lint([tool("hadolint"), "Dockerfile"], ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

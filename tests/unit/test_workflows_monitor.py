@@ -92,12 +92,7 @@ def test_every_run_step_is_one_make_target_without_expressions():
         "pull",
         "repro",
         "monitor-issue",
-        pytest.param(
-            "monitor",
-            marks=pytest.mark.xfail(
-                strict=True, reason="`make monitor` arrives with `churn monitor` (the lead's task)"
-            ),
-        ),
+        "monitor",
     ],
 )
 def test_every_make_target_the_workflow_runs_exists(target):

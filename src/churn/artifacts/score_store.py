@@ -6,8 +6,9 @@ table. Either way a lookup reads the few pages of one B-tree path (3 or 4 for mi
 and never scans, and a key is stored exactly as the contract's id parser typed it. The file is
 never modified in place: `create` builds a new file beside the target and renames it over the
 old one at the end, so readers (and an interrupted run) always see a complete store; a build
-that was killed leaves its staging file behind, which the next build removes. A reader keeps
-the store it opened; open again to see a newer one.
+that was killed leaves its staging file behind, which the next build removes. A `ScoreStore`
+keeps the file it opened (even once replaced, its data stays readable until closed); a
+`FollowedScoreStore` moves to each new file that replaces it, when asked to `refresh`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,20 @@ class ScoreStore:
             "format_version": int(meta.get("format_version", 0)),
         }
 
+    def check(self) -> None:
+        """Read every page (SQLite's quick_check); raise ScoreStoreError if any is damaged.
+
+        Proportional to the file's size: for a store about to replace a served one, off the
+        request path."""
+        try:
+            with self._lock:
+                result = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
+                self._connection.execute("SELECT id, score FROM scores LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ScoreStoreError(f"{self.path} is damaged: {exc}") from None
+        if result != ["ok"]:
+            raise ScoreStoreError(f"{self.path} is damaged: {'; '.join(result[:3])}")
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()
@@ -122,6 +137,114 @@ class ScoreStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# (st_dev, st_ino, st_size, st_mtime_ns): a replaced file differs in its inode at least.
+FileIdentity = tuple[int, int, int, int]
+
+
+def _identity(path: Path) -> FileIdentity:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+class FollowedScoreStore:
+    """The store at `path`, followed across replacements: `refresh` opens the file now at
+    `path` if it is a new one, checks it whole, and only then serves from it.
+
+    A file that is missing, damaged or of another id type is refused: lookups stay on the
+    store already open (its file stays readable while open, even once replaced), the refusal
+    is reported once per file to `on_change`, and that file is not tried again. `refresh` may
+    take as long as reading the new file: call it off the request path. Lookups only read an
+    attribute, so they cost what `ScoreStore.get` costs.
+    """
+
+    def __init__(
+        self, path: Path | str, on_change: Callable[[str, str], None] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self._on_change = on_change
+        identity = _identity(self.path)
+        self._store = ScoreStore.open(self.path)
+        self._identity: FileIdentity = identity
+        self._refused: FileIdentity | None = None
+        # The store replaced at the last refresh: a lookup that began on it may still be using
+        # it, so it is closed one refresh later.
+        self._retired: ScoreStore | None = None
+        self.opened_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.last_refusal = ""
+
+    @property
+    def id_type(self) -> str:
+        return self._store.id_type
+
+    def get(self, key: int | str) -> float | None:
+        return self._store.get(key)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **self._store.info(),
+            "path": str(self.path),
+            "opened_at": self.opened_at,
+            "last_refusal": self.last_refusal,
+        }
+
+    def refresh(self) -> None:
+        """Serve from the file now at `path` if it replaced the one being served and is sound."""
+        if self._retired is not None:
+            self._retired.close()
+            self._retired = None
+        try:
+            identity = _identity(self.path)
+        except OSError as exc:
+            self._refuse(None, f"no score store at {self.path} ({exc.strerror})")
+            return
+        if identity in (self._identity, self._refused):
+            return
+        problem = self._replace(identity)
+        if problem is None:
+            self._report("ok", f"now serving {self.path} ({self._store.info()['rows']} rows)")
+        else:
+            self._refuse(identity, problem)
+
+    def _refuse(self, identity: FileIdentity | None, problem: str) -> None:
+        if identity == self._refused and self.last_refusal:
+            return  # reported already
+        self._refused, self.last_refusal = identity, problem
+        self._report("failed", f"{problem}; still serving the store opened {self.opened_at}")
+
+    def _replace(self, identity: FileIdentity) -> str | None:
+        """Open and check the new file; the problem with it, or None once it is served."""
+        # Whatever is wrong with the new file (not SQLite, damaged, another format), the store
+        # being served must stay: every failure to take it is a refusal, never an exception.
+        try:
+            store = ScoreStore.open(self.path)
+        except Exception as exc:
+            return f"{self.path} is not a score store: {exc}"
+        try:
+            store.check()
+            if store.id_type != self._store.id_type:
+                raise ScoreStoreError(
+                    f"{self.path} holds {store.id_type} ids, the store being served "
+                    f"{self._store.id_type} ids"
+                )
+        except Exception as exc:
+            store.close()
+            return str(exc)
+        self._retired, self._store = self._store, store
+        self._identity, self._refused = identity, None
+        self.opened_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.last_refusal = ""
+        return None
+
+    def _report(self, outcome: str, message: str) -> None:
+        if self._on_change is not None:
+            self._on_change(outcome, message)
+
+    def close(self) -> None:
+        for store in (self._store, self._retired):
+            if store is not None:
+                store.close()
 
 
 class StoreWriter:

@@ -170,6 +170,10 @@ class Problems:
             if problem is not None:
                 self.add(column.name, problem, index, values[index])
 
+    def concern(self, column: str) -> bool:
+        """Is anything wrong in `column`?"""
+        return any(name == column for name, _ in (*self.groups, *self.unlisted))
+
     def __bool__(self) -> bool:
         return bool(self.groups or self.general)
 

@@ -170,7 +170,8 @@ def _arrow_id(column: IdColumn, cells: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 def _check_unique_ids(name: str, typed: np.ndarray | None, problems: rules.Problems) -> None:
-    if typed is None or problems.groups.get((name, "not valid")):
+    # Invalid ids are typed as placeholders: only a column of valid ids is checked for repeats.
+    if typed is None or problems.concern(name):
         return
     import pandas as pd
 

@@ -4,9 +4,12 @@ pr.yml runs the pull request's code and leaves `reports/` as an artifact: the re
 assets, the metrics and the PR number. pr-comment.yml has a token that can write comments, so
 it treats that artifact as data an attacker may have written: the number must be a plain
 positive integer and the report a regular UTF-8 file inside the artifact, small enough for one
-GitHub comment. Nothing from it is executed or pasted into a shell.
+GitHub comment, whose links and images point only at files of the artifact or at web pages
+(`report_links`: CML would otherwise upload any file they name). Nothing from it is executed or
+pasted into a shell.
 
-Standard library only, so the comment workflow runs it without installing the project:
+Standard library only (and `churn.comment_limit`, which imports nothing), so the comment
+workflow runs it without installing the project:
 `python3 -m churn.release.pr_artifact {collect,check} ...`.
 """
 
@@ -19,11 +22,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# One number for this check and the report's renderer (which cuts the report to fit it).
+from churn.comment_limit import MAX_COMMENT_CHARS
+from churn.release import report_links
+
 NUMBER_FILE = "pr-number"
 REPORT_FILE = "report.md"
 METRICS_FILE = "metrics.json"
-# GitHub rejects comment bodies longer than this; CML adds a watermark line of its own.
-MAX_COMMENT_CHARS = 65_536 - 512
 # Up to ten digits, no sign, no leading zero, one optional trailing newline, nothing else.
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}\n?")
 
@@ -81,6 +86,10 @@ def check(artifact: Path) -> tuple[int, Path]:
         raise ArtifactError(
             f"{REPORT_FILE} has {len(text)} characters; one comment holds {MAX_COMMENT_CHARS}"
         )
+    refused = report_links.problems(text, artifact)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise ArtifactError(f"{REPORT_FILE} {refused[0]}{more}")
     return number, report.resolve()
 
 

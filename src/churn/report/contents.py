@@ -12,7 +12,24 @@ from typing import Literal
 # unpaired: only the numbers recorded at the base revision could be compared.
 # no_baseline: nothing to compare with; only the absolute floors apply.
 Mode = Literal["paired", "unpaired", "no_baseline"]
-VerdictKind = Literal["better", "unchanged", "worse", "no_baseline"]
+# What the interval of the primary metric's change shows, and the gate's reading of it:
+# better (above 0) | unchanged (contains 0) | worse_tolerated (below 0, within tolerance) |
+# worse (beyond tolerance, or a floor failed) | inconclusive (rule non_inferior not met) |
+# insufficient_gain (below min_improvement) | unpaired_within_policy (no interval, passes) |
+# no_baseline. Reports that could not compare at all: data_unavailable (the candidate's data
+# could not be fetched: the gate fails) | no_report (nothing could be said: exit 2).
+VerdictKind = Literal[
+    "better",
+    "unchanged",
+    "worse_tolerated",
+    "worse",
+    "inconclusive",
+    "insufficient_gain",
+    "unpaired_within_policy",
+    "no_baseline",
+    "data_unavailable",
+    "no_report",
+]
 
 
 @dataclass(frozen=True)
@@ -128,3 +145,11 @@ class ReportData:
         default_factory=lambda: Reproducibility(None, "not checked", None, "not checked")
     )
     assets: tuple[str, ...] = ()
+    # Qualifiers the headline must carry (first gate, a biased comparison, ...).
+    headline_marks: tuple[str, ...] = ()
+    # The gate's rule (`not_worse` or `non_inferior`).
+    rule: str = "not_worse"
+    # The candidate's own policy applies: the base revision has none.
+    first_gate: bool = False
+    # Candidate test rows left out because the base model was trained on them.
+    excluded_rows: int = 0

@@ -1,8 +1,12 @@
-"""The gate: does the candidate meet the policy in `params.yaml` `gate:`?
+"""The gate: does the candidate meet the policy (`gate.yaml`, read from the base revision)?
 
-"Worse" means the policy is violated with the stated confidence, not that a number went down:
-the whole confidence interval of the primary metric's change must lie beyond the tolerated
-regression. Absolute floors apply always, with or without a baseline.
+Two things are said separately, and the words must match the numbers. What the interval of the
+primary metric's change shows: better (above 0), no significant change (contains 0), worse
+(below 0). And whether the gate passes, by the policy's `rule`: `not_worse` fails a candidate
+only when the whole interval lies below -max_regression; `non_inferior` passes it only when the
+whole interval lies above -max_regression. So a significant drop within the tolerance passes
+as "worse, within tolerance", never as "no significant change". Absolute floors apply always,
+with or without a baseline.
 """
 
 from __future__ import annotations
@@ -58,6 +62,13 @@ def _gain(row: MetricRow, value: float) -> float:
     return value if row.higher_is_better else -value
 
 
+def _interval_text(policy: GateParams, primary: MetricRow) -> str:
+    return (
+        f"{_fmt(primary.delta)}, {policy.confidence:.0%} CI "
+        f"[{primary.low:+.4f}, {primary.high:+.4f}]"
+    )
+
+
 def evaluate(
     policy: GateParams, mode: Mode, primary: MetricRow, floors: Sequence[FloorCheck]
 ) -> Verdict:
@@ -75,25 +86,30 @@ def evaluate(
             "Nothing to compare with at the base revision; the candidate meets every floor.",
         )
     gain = _gain(primary, primary.delta)
-    if mode != "paired":
+    if mode != "paired" or primary.low is None or primary.high is None:
         return _unpaired(policy, label, gain, primary.delta, failed)
     worst, best = sorted((_gain(primary, primary.low), _gain(primary, primary.high)))
-    interval = (
-        f"{_fmt(primary.delta)}, {policy.confidence:.0%} CI "
-        f"[{primary.low:+.4f}, {primary.high:+.4f}]"
-    )
+    interval = _interval_text(policy, primary)
+    tolerance = policy.max_regression
     if failed:
         return Verdict("worse", False, f"{_floor_failure(failed)} ({label} {interval}).")
-    if best < -policy.max_regression:
+    if best < -tolerance:
         return Verdict(
             "worse",
             False,
-            f"{label} is worse by more than the tolerated {policy.max_regression:g} "
+            f"{label} is worse by more than the tolerated {tolerance:g} "
             f"with {policy.confidence:.0%} confidence ({interval}).",
+        )
+    if policy.rule == "non_inferior" and worst <= -tolerance:
+        return Verdict(
+            "inconclusive",
+            False,
+            f"{label} is not shown to be within the tolerated regression of {tolerance:g}: "
+            f"the interval reaches below -{tolerance:g} ({interval}; rule non_inferior).",
         )
     if policy.min_improvement > 0 and worst < policy.min_improvement:
         return Verdict(
-            "better" if worst > 0 else "unchanged",
+            "insufficient_gain",
             False,
             f"The policy requires {label} to improve by at least {policy.min_improvement:g} "
             f"with {policy.confidence:.0%} confidence ({interval}).",
@@ -102,10 +118,10 @@ def evaluate(
         return Verdict("better", True, f"{label} improved ({interval}).")
     if best < 0:
         return Verdict(
-            "unchanged",
+            "worse_tolerated",
             True,
-            f"{label} is lower, but within the tolerated regression of "
-            f"{policy.max_regression:g} ({interval}).",
+            f"{label} is significantly worse, but within the tolerated regression of "
+            f"{tolerance:g} ({interval}).",
         )
     return Verdict("unchanged", True, f"{label} did not change significantly ({interval}).")
 
@@ -124,16 +140,24 @@ def _unpaired(
             False,
             f"{label} is worse by more than the tolerated {policy.max_regression:g} ({observed}).",
         )
+    if policy.rule == "non_inferior":
+        return Verdict(
+            "inconclusive",
+            False,
+            f"{label} changed by {_fmt(delta)}, but rule non_inferior needs a paired "
+            "confidence interval to show it is within the tolerated regression, and this "
+            "comparison is unpaired.",
+        )
     if policy.min_improvement > 0 and gain < policy.min_improvement:
         return Verdict(
-            "unchanged",
+            "insufficient_gain",
             False,
             f"The policy requires {label} to improve by at least {policy.min_improvement:g} "
             f"({observed}).",
         )
     return Verdict(
-        "unchanged",
+        "unpaired_within_policy",
         True,
-        f"{label} changed by {_fmt(delta)} within the policy; without paired scores no change "
+        f"{label} changed by {_fmt(delta)}, within the policy; without paired scores no change "
         "can be called significant.",
     )

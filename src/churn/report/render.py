@@ -6,20 +6,30 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from churn.comment_limit import MAX_COMMENT_CHARS
 from churn.report import charts
 from churn.report.contents import DataDiff, MetricRow, ReportData
 
-# GitHub refuses comments longer than this many characters.
-LIMIT = 65_536
+# The report must fit in one comment, as the comment workflow's artifact check counts it.
+LIMIT = MAX_COMMENT_CHARS
 _ROW_BUDGETS = (None, 500, 100, 20, 0)
 _PSI_MAJOR = 0.25
 _PSI_MODERATE = 0.1
+# A reason longer than this (an unexpected error's message) is cut in the short report.
+_REASON_CHARS = 4_000
 
+# The words of each verdict kind (see contents.VerdictKind): they say what the interval shows.
 _HEADLINE = {
     "better": "✅ Better",
     "unchanged": "➖ No significant change",  # noqa: RUF001 (a sign, not a minus)
+    "worse_tolerated": "⚠️ Worse, within tolerance",
     "worse": "❌ Worse",
+    "inconclusive": "❌ Not shown to be within tolerance",
+    "insufficient_gain": "❌ Not enough improvement",
+    "unpaired_within_policy": "➖ Within the policy (unpaired: no interval)",  # noqa: RUF001
     "no_baseline": "ℹ️ No baseline",  # noqa: RUF001 (the information sign is meant)
+    "data_unavailable": "❌ Data not available",
+    "no_report": "⛔ No report could be made",
 }
 
 
@@ -44,14 +54,20 @@ def _mark(row: MetricRow, mode: str) -> str:
     return "▲ better" if row.improved else "▼ worse"
 
 
+def headline(kind: str, reason: str, marks: tuple[str, ...] = ()) -> str:
+    """The first line: the verdict's words, what qualifies them, and the reason."""
+    qualifiers = f" ({'; '.join(marks)})" if marks else ""
+    return f"## {_HEADLINE[kind]}{qualifiers}: {reason}"
+
+
 def render_verdict(data: ReportData) -> list[str]:
     gate = "passed" if data.verdict.passed else "**failed**"
     base = f"`{data.base_rev}`" + (f" ({data.base_commit[:7]})" if data.base_commit else "")
     return [
-        f"## {_HEADLINE[data.verdict.kind]}: {data.verdict.reason}",
+        headline(data.verdict.kind, data.verdict.reason, data.headline_marks),
         "",
         f"Gate {gate} · candidate {_short(data.candidate_commit)} vs base {base} · "
-        f"policy from {data.gate_source}.",
+        f"policy from {data.gate_source}, rule `{data.rule}`.",
         "",
         f"> {data.mode_note}",
     ]
@@ -107,10 +123,13 @@ def render_params(data: ReportData, budget: int | None) -> tuple[list[str], int]
     shown = changes if budget is None else changes[:budget]
     lines += [f"| Key | Base `{data.base_rev}` | Candidate |", "|---|---|---|"]
     lines += [f"| `{c.key}` | {_cell(c.old)} | {_cell(c.new)} |" for c in shown]
-    if any(c.key.startswith("gate.") for c in changes) and data.gate_source.startswith("the base"):
+    if any(c.key.startswith("gate.") for c in changes):
         lines += [
             "",
-            "Changes to `gate:` apply once merged; this report uses the policy of the base.",
+            "This report uses the pull request's own gate policy: the base has none (first gate)."
+            if data.first_gate
+            else "Changes to the gate policy apply once merged; this report uses the policy of "
+            "the base.",
         ]
     return lines, len(changes) - len(shown)
 
@@ -217,11 +236,42 @@ def render(data: ReportData, limit: int = LIMIT) -> str:
     return text[: limit - len(note)] + note
 
 
-def render_json(data: ReportData) -> str:
+def render_json(data: ReportData, exit_code: int) -> str:
     """The machine-readable verdict, metrics and intervals, for the workflow."""
     payload = dataclasses.asdict(data)
     payload["passed"] = data.verdict.passed
+    payload["exit_code"] = exit_code
     for row, entry in zip(data.metrics, payload["metrics"], strict=True):
         entry["significant"] = row.significant
         entry["improved"] = row.improved
     return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def render_short(kind: str, base_rev: str, reason: str, command: str, exit_code: int) -> str:
+    """The report when no comparison could be made: the reason, and that the gate failed."""
+    if len(reason) > _REASON_CHARS:
+        reason = reason[:_REASON_CHARS] + " …"
+    meaning = (
+        "no verdict could be made, so the gate fails"
+        if kind == "no_report"
+        else "the gate fails for that reason"
+    )
+    lines = [
+        headline(kind, reason.rstrip(".") + "."),
+        "",
+        f"Gate **failed** · base `{base_rev}` · `churn report` exited {exit_code}: {meaning}.",
+        "",
+        "---",
+        f"Reproduce locally: `{command}`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_short_json(kind: str, base_rev: str, reason: str, exit_code: int) -> str:
+    payload = {
+        "base_rev": base_rev,
+        "passed": False,
+        "exit_code": exit_code,
+        "verdict": {"kind": kind, "passed": False, "reason": reason},
+    }
+    return json.dumps(payload, indent=2) + "\n"

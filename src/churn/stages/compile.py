@@ -84,7 +84,21 @@ def convert(model: SavedModel, contract: Contract) -> bytes:
         # A plain (rows, 2) tensor, not a list of {class: probability} maps.
         options={id(classifier): {"zipmap": False}},
     )
-    return graph.SerializeToString()
+    _sort_opset_imports(graph)
+    return graph.SerializeToString(deterministic=True)
+
+
+def _sort_opset_imports(graph: Any) -> None:
+    """List the graph's operator sets by domain, in place.
+
+    skl2onnx collects them in a set of (domain, version) pairs, so their order follows the
+    interpreter's string hashing (PYTHONHASHSEED): the same model gave differently ordered,
+    hence different, bytes in different processes. The order carries no meaning in ONNX.
+    """
+    opsets = sorted((opset.domain, opset.version) for opset in graph.opset_import)
+    del graph.opset_import[:]
+    for domain, version in opsets:
+        graph.opset_import.add(domain=domain, version=version)
 
 
 def feeds(contract: Contract, features: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -103,15 +103,20 @@ def run(
     atomic.write_text(metrics_path, json.dumps(scores, indent=2) + "\n")
 
     manifest = prepared_split.manifest(prepared_dir)
+    changed = provenance.changed_files()
     tracking.log_run(
         params=_flat_params(params),
         metrics=scores,
         model_dir=model_dir,
         tags={
             "mlflow.source.git.commit": provenance.git_commit(),
+            # What `-dirty` stands for: the files, and the diff itself as an artifact.
+            "git.changed_files": ", ".join(changed) or "(none)",
             "data_sha256": str(manifest["raw_sha256"]),
             "model_sha256": model.digest,
+            **provenance.experiment(),
         },
         artifact_dirs={"plots": plots_dir},
+        texts={"working_tree.diff": provenance.working_tree_diff()} if changed else {},
     )
     return scores

@@ -8,6 +8,8 @@
 - The data is missing: `dvc pull` it; if no remote holds it, rebuild it from the source the
   contract declares (a package dataset, or a URL fsspec reads), and keep it only if it hashes
   to the pin. The rebuilt data is cached and pushed, so the remote holds it from then on.
+- There is no pin yet (a project adopting the template for its own table): build the data from
+  the declared source and pin it with `dvc add`, once; from then on the pin rules.
 """
 
 from __future__ import annotations
@@ -117,8 +119,26 @@ def verify(dvc_file: Path) -> str:
     return f"the data matches {dvc_file}"
 
 
+def first_pin(contract: Contract, dvc_file: Path) -> str:
+    """A new project's first data: rebuilt from the declared source, then pinned by `dvc add`."""
+    if contract.source is None:
+        raise FetchError(
+            f"there is no {dvc_file} yet: put the table at {contract.data_path} and run "
+            f"`dvc add {_tracked(dvc_file)}`, or declare data.source in the contract"
+        )
+    rebuild_from_source(contract, Path(contract.data_path))
+    added = _dvc("add", "--quiet", str(_tracked(dvc_file)))
+    if added.returncode != 0:
+        raise FetchError(f"`dvc add` failed:\n{added.stderr.strip()}")
+    return _push(
+        dvc_file, f"built the data from its source and pinned it in {dvc_file} (commit it)"
+    )
+
+
 def run(contract: Contract, dvc_file: Path) -> str:
     """Make the data tracked by `dvc_file` present as pinned; return what was done."""
+    if not dvc_file.exists():
+        return first_pin(contract, dvc_file)
     state = _state(dvc_file)
     if state == "unchanged":
         return f"the data already matches {dvc_file}: nothing to fetch"
@@ -147,9 +167,12 @@ def run(contract: Contract, dvc_file: Path) -> str:
     if _state(dvc_file) == "modified" or not _cache_as_pinned(dvc_file):
         _discard(dvc_file)
         raise FetchError(
-            f"the data rebuilt from {_describe(contract.source)} does not hash to what "
-            f"{dvc_file} pins: the source has changed. Nothing was kept, nothing re-pinned. "
-            "Pull the pinned data from a remote that has it, or re-pin deliberately with "
+            f"{dvc_file} pins data that no DVC cache or remote this run can read holds, and "
+            f"the data rebuilt from {_describe(contract.source)} does not hash to it. Nothing "
+            "was kept, nothing re-pinned. If this commit changed the data, push it to a DVC "
+            f"remote that CI can read: `dvc push {dvc_file}` (a pull request from a fork needs "
+            "a maintainer to push it). Otherwise the source has changed: pull the pinned data "
+            "from a remote that has it, or re-pin deliberately with "
             f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
         )
     return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")

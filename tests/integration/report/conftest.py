@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import copy_project, git, run
+from tests.conftest import PROJECT_ROOT, copy_project, git, run
 
 # The baseline: two shallow boosting rounds, clearly weaker than the default logistic regression.
 WEAK = {
@@ -32,11 +32,15 @@ FLOORS = {"roc_auc": 0.6, "average_precision": 0.3}
 NO_LOCK_TAG = "before-first-run"
 
 
-def edit_params(repo: Path, change: Callable[[dict], None]) -> None:
-    path = repo / "params.yaml"
+def edit_params(repo: Path, change: Callable[[dict], None], name: str = "params.yaml") -> None:
+    path = repo / name
     params = yaml.safe_load(path.read_text())
     change(params)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def edit_gate(repo: Path, change: Callable[[dict], None]) -> None:
+    edit_params(repo, change, "gate.yaml")
 
 
 def _set_classifier(classifier: dict) -> Callable[[dict], None]:
@@ -66,11 +70,8 @@ def main_repo(
     shutil.copy(raw_csv, raw)
     cache = tmp_path_factory.mktemp("report-cache")
 
-    def change(params: dict) -> None:
-        _set_classifier(WEAK)(params)
-        params["gate"]["floors"] = dict(FLOORS)
-
-    edit_params(repo, change)
+    edit_params(repo, _set_classifier(WEAK))
+    edit_gate(repo, lambda gate: gate.update(floors=dict(FLOORS)))
     git(repo, "init", "-q", "-b", "main")
     run(repo, "dvc", "config", "--local", "cache.dir", str(cache))
     run(repo, "dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote))
@@ -111,15 +112,12 @@ def improved_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def worse_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """(b) A single stump; the branch also tries to lower its own bar in `gate:`."""
 
-    def change(params: dict) -> None:
-        _set_classifier(WORSE)(params)
-        params["gate"]["max_regression"] = 0.5
+    def change(repo: Path) -> None:
+        edit_params(repo, _set_classifier(WORSE))
+        edit_gate(repo, lambda gate: gate.update(max_regression=0.5, floors={}))
 
     return make_branch(
-        main_repo,
-        tmp_path_factory.mktemp("report") / "worse",
-        "worse-model",
-        lambda repo: edit_params(repo, change),
+        main_repo, tmp_path_factory.mktemp("report") / "worse", "worse-model", change
     )
 
 
@@ -158,6 +156,50 @@ def new_data_repo(main_repo: Path, tmp_path_factory: pytest.TempPathFactory, con
     return make_branch(
         main_repo, tmp_path_factory.mktemp("report") / "new-data", "new-data", change
     )
+
+
+@pytest.fixture(scope="session")
+def resplit_repo(improved_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(f) Only the split's seed changes: most new test rows trained `improve-model`'s model."""
+    return make_branch(
+        improved_repo,
+        tmp_path_factory.mktemp("report") / "resplit",
+        "resplit",
+        lambda repo: edit_params(repo, lambda p: p["prepare"].update(random_state=7)),
+    )
+
+
+@pytest.fixture(scope="session")
+def wide_split_repo(improved_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(g) Half the rows held out with another seed: enough of them are new to the base."""
+    return make_branch(
+        improved_repo,
+        tmp_path_factory.mktemp("report") / "wide-split",
+        "wide-split",
+        lambda repo: edit_params(
+            repo, lambda p: p["prepare"].update(random_state=7, test_size=0.5)
+        ),
+    )
+
+
+TINY_C = 0.0003
+
+
+@pytest.fixture(scope="session")
+def tiny_c_repo(improved_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """(h) The issue's example: the default model with C=0.0003. Its base is `default-gate`, the
+    default model under the project's own gate.yaml (with its F1 floor)."""
+    dest = tmp_path_factory.mktemp("report") / "tiny-c"
+    shutil.copytree(improved_repo, dest, symlinks=True)
+    git(dest, "checkout", "-q", "-b", "default-gate")
+    shutil.copy(PROJECT_ROOT / "gate.yaml", dest / "gate.yaml")
+    git(dest, "commit", "-q", "-am", "the project's default gate")
+    git(dest, "checkout", "-q", "-b", "tiny-c")
+    edit_params(dest, lambda p: p["train"]["classifier"].update(C=TINY_C))
+    run(dest, "dvc", "repro")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "tiny C")
+    return dest
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import Pipeline, free_port, wait_until_up
 
 from churn.artifacts import saved_model
@@ -36,6 +38,26 @@ class Server:
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.client.get("/ping").status_code == 200
+
+
+def metric(server: Server, name: str, **labels: str) -> float:
+    """The value of one sample of the server's /metrics (0 when it has none yet)."""
+    text = server.client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds (a deadlock guard, not a
+    measurement: every condition waited for here becomes true in milliseconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {condition}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +83,11 @@ def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[Server]:
-    """Start `argv` (a server listening on env PORT), wait for /ping, stop it afterwards."""
+def running(
+    argv: list[str], env: dict[str, str], cwd: Path, log: Path, stop: int = signal.SIGINT
+) -> Iterator[Server]:
+    """Start `argv` (a server listening on env PORT), wait for /ping, stop it afterwards with
+    `stop` sent to its process group (Ctrl-C by default; SIGTERM is what `docker stop` sends)."""
     with log.open("w") as out:
         # Its own session, so stopping it stops what it started (`make serve` runs `churn`).
         process = subprocess.Popen(
@@ -75,10 +100,10 @@ def running(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Itera
         yield server
         server.client.close()
     finally:
-        # SIGINT, not SIGTERM: uvicorn shuts down gracefully on both, then re-raises the signal,
-        # and only SIGINT (KeyboardInterrupt) still lets atexit save the subprocess's coverage.
+        # The service exits 0 after a graceful stop on either signal, so atexit still saves the
+        # subprocess's coverage.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, stop)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -71,7 +72,8 @@ def test_the_image_command_serves_on_port_with_onnx(
             destination.parent.mkdir(parents=True, exist_ok=True)
             copy = shutil.copytree if built[source].is_dir() else shutil.copy
             copy(built[source], destination)
-    command = _python(json.loads(dict(stage)["CMD"]))
+    # `docker run IMAGE`: the entrypoint with the default command.
+    command = _python(json.loads(dict(stage)["ENTRYPOINT"]) + json.loads(dict(stage)["CMD"]))
     healthcheck = _python(json.loads(dict(stage)["HEALTHCHECK"].split(" CMD ", 1)[1]))
     port = free_port()
     # HOST: the image listens on 0.0.0.0; outside a container the test keeps to loopback.
@@ -92,9 +94,19 @@ def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
     project = copy_project(tmp_path / "project")
     shutil.copytree(pipeline.model_dir, project / "models" / "model")
     port = free_port()
-    # -o: treat the virtual environment as up to date (this copy shares the running one).
-    argv = ["make", "--no-print-directory", "-o", ".venv/.installed", "serve"]
-    with running(argv, server_env(port, pycache), project, tmp_path / "make.log") as server:
+    # -o: treat the virtual environment as up to date (this copy shares the running one), and
+    # the model as current (this copy's dvc.lock is not this session's pipeline).
+    argv = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        ".venv/.installed",
+        "-o",
+        "current-model",
+        "serve",
+    ]
+    log = tmp_path / "make.log"
+    with running(argv, server_env(port, pycache), project, log, stop=signal.SIGTERM) as server:
         health = server.client.get("/health").json()
         assert health["predictor"] == "sklearn"
         assert "check.json" in health["predictor_reason"]
@@ -106,6 +118,11 @@ def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
         missing = server.client.get("/scores/1")
         assert missing.status_code == 404
         assert "no pre-scored store is configured" in missing.json()["message"]
+    # Stopped the way `docker stop` or a process manager stops it: a graceful shutdown, and no
+    # "make: *** [serve] Terminated" (make itself, signalled too, still ends by the signal).
+    text = log.read_text()
+    assert "Application shutdown complete" in text
+    assert "***" not in text
 
 
 def test_the_onnx_service_imports_neither_mlflow_nor_training_nor_sklearn(

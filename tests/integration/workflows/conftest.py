@@ -17,17 +17,31 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from tests.conftest import copy_project, git
+from tests.integration.workflows.stand_ins.github_api import GithubApi
 
 STAND_INS = Path(__file__).parent / "stand_ins"
 PR_NUMBER = 7
 # act's GITHUB_RUN_ID of each run; artifacts are stored per run id, as on GitHub.
 RELEASE_RUN, PR_RUN, COMMENT_RUN = 101, 102, 103
+
+
+# act ends each step's result line with its duration, printed by Go: "[850ms]", "[12.97s]",
+# "[1m12.97s]", "[1h2m3.5s]", "[1.5µs]".
+_DURATION = r"\[(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|h|m|s))+\]"
+_STEP_RESULT = re.compile(rf"(✅  Success|❌  Failure) - Main (.+?)(?: {_DURATION})?$", re.M)
+
+
+def step_results(log: str) -> dict[str, str]:
+    """act's '✅  Success - Main <step> [<duration>]' (or '❌  Failure') lines: the outcome by
+    step name, however long each step took."""
+    return {name.strip(): outcome.split()[-1] for outcome, name in _STEP_RESULT.findall(log)}
 
 
 def action_pins(workflow: Path) -> set[str]:
@@ -52,9 +66,18 @@ class Github:
     artifacts: Path
 
     def run_act(
-        self, event_name: str, *, event: dict, workflow: str, job: str, run_id: int, record: Path
+        self,
+        event_name: str,
+        *,
+        event: dict,
+        workflow: str,
+        job: str,
+        run_id: int,
+        record: Path,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run one job of `workflow` under act as run `run_id`; return the finished process."""
+        """Run one job of `workflow` under act as run `run_id`, with `env` added to the
+        workflow's environment (e.g. GITHUB_API_URL of a stand-in); return the finished process."""
         event_file = self.root / f"{event_name}-{run_id}-event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
         # The workflow must find its own tools, not this test's virtual environment.
@@ -73,6 +96,7 @@ class Github:
             "STANDIN_RECORD": str(record),
             "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
             "GITHUB_RUN_ID": str(run_id),
+            **(env or {}),
         }
         command = [
             act,
@@ -203,15 +227,39 @@ def pull_request_event(origin: Path) -> dict:
     }
 
 
-def workflow_run_event(run_id: str, conclusion: str) -> dict:
+# The pull request of the act tests comes from a fork, like the riskiest real ones: GitHub then
+# lists no pull request in the workflow_run event, and pr-comment.yml has to ask its API.
+BASE_REPOSITORY, FORK, FORK_BRANCH = "example/churn", "someone/churn-fork", "worse-model"
+
+
+def workflow_run_event(run_id: str, conclusion: str, head_sha: str) -> dict:
+    """GitHub's `workflow_run` event for a finished pr.yml run of the fork's branch."""
     return {
         "action": "completed",
         "workflow_run": {
             "id": int(run_id),
+            "name": "PR",
             "event": "pull_request",
+            "status": "completed",
             "conclusion": conclusion,
-            "head_branch": "worse-model",
-            "head_repository": {"full_name": "someone/churn-fork"},
+            "head_branch": FORK_BRANCH,
+            "head_sha": head_sha,
+            "head_repository": {
+                "id": 2007,
+                "full_name": FORK,
+                "name": FORK.split("/")[1],
+                "owner": {"login": FORK.split("/", maxsplit=1)[0]},
+            },
+            "repository": {"id": 1, "full_name": BASE_REPOSITORY},
+            "pull_requests": [],
         },
-        "repository": {"full_name": "example/churn", "default_branch": "main"},
+        "repository": {"id": 1, "full_name": BASE_REPOSITORY, "default_branch": "main"},
     }
+
+
+@pytest.fixture
+def github_api() -> Iterator[GithubApi]:
+    """GitHub's REST API as far as pr-comment.yml uses it, on 127.0.0.1 (stand_ins/github_api)."""
+    api = GithubApi().start()
+    yield api
+    api.stop()

@@ -10,26 +10,24 @@ comment of that pull request.
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from tests.conftest import git
 from tests.integration.workflows.conftest import (
+    BASE_REPOSITORY,
     COMMENT_RUN,
+    FORK,
+    FORK_BRANCH,
     PR_NUMBER,
     PR_RUN,
     Github,
     pull_request_event,
+    step_results,
     workflow_run_event,
 )
+from tests.integration.workflows.stand_ins.github_api import GithubApi, pull_request
 
 pytestmark = pytest.mark.slow
-
-
-def step_results(log: str) -> dict[str, str]:
-    """act's '✅  Success - Main <step>' / '❌  Failure - Main <step>' lines, by step name."""
-    found = re.findall(r"(✅  Success|❌  Failure) - Main (.+?)(?: \[[\d.]+\w*s\])?$", log, re.M)
-    return {name.strip(): outcome.split()[-1] for outcome, name in found}
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +45,28 @@ def pr_run(worse_pull_request: Github):
 
 @pytest.fixture(scope="module")
 def comment_run(worse_pull_request: Github, pr_run):
+    """pr-comment.yml after the PR run; GitHub's API (stand-in) knows the pull request, opened
+    from a fork whose branch head is the commit the PR run tested."""
     github = worse_pull_request
+    head = git(github.origin, "rev-parse", "worse-model")
     git(github.origin, "checkout", "-q", "--detach", "main")
     record = github.root / "comment.json"
-    result = github.run_act(
-        "workflow_run",
-        event=workflow_run_event(str(PR_RUN), "failure"),
-        workflow="pr-comment.yml",
-        job="comment",
-        run_id=COMMENT_RUN,
-        record=record,
-    )
+    api = GithubApi().start()
+    api.pulls = [
+        pull_request(PR_NUMBER, base=BASE_REPOSITORY, head=FORK, branch=FORK_BRANCH, sha=head)
+    ]
+    try:
+        result = github.run_act(
+            "workflow_run",
+            event=workflow_run_event(str(PR_RUN), "failure", head),
+            workflow="pr-comment.yml",
+            job="comment",
+            run_id=COMMENT_RUN,
+            record=record,
+            env={"GITHUB_API_URL": api.url},
+        )
+    finally:
+        api.stop()
     return result, record
 
 

@@ -1,15 +1,24 @@
 """The FastAPI application: MLflow/SageMaker-compatible scoring, typed predictions, health,
 Prometheus metrics and pre-scored lookups.
 
-`create_app` reads only the model's signature (to validate and document requests); the predictor
-is built once in the lifespan, when the server starts, never at import.
+`create_app` reads only the model's signature (to validate and document requests); the predictor,
+the worker process for large requests, the prediction log's writer and the store's follower are
+started in the lifespan, when the server starts, never at import.
+
+Where a scoring request is handled: a small body on the event loop, where micro-batching shares
+model calls between concurrent requests (`batching.py`); a body of `offload_bytes` or more in
+the worker process (`offload.py`), so that the loop keeps answering meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import logging
 import os
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,14 +31,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from churn import contract as data_contract
-from churn.artifacts import saved_model
-from churn.artifacts.score_store import ScoreStore
+from churn.artifacts import prediction_log, saved_model
+from churn.artifacts.score_store import FollowedScoreStore
 from churn.deliver.serve import openapi
 from churn.deliver.serve.batching import MicroBatcher
 from churn.deliver.serve.inputs import Batch, InputSpec, RequestError
 from churn.deliver.serve.monitoring import Metrics, MetricsMiddleware
+from churn.deliver.serve.offload import Offload, WorkerLostError
 from churn.deliver.serve.predictor import choose
+from churn.deliver.serve.recorder import LogSettings, PredictionRecorder, row_format_for
+from churn.deliver.serve.sampling import Sampler
+from churn.deliver.serve.scoring import INVOCATIONS, PREDICT, Scoring
+from churn.deliver.serve.worker import Job, WorkerSetup
 
 # A child of uvicorn's logger, so that its handler (configured by uvicorn.run) prints ours too.
 log = logging.getLogger(f"uvicorn.error.{__name__}")
@@ -43,6 +56,10 @@ _REASONS = {
     415: "unsupported_media_type",
     422: "invalid_input",
 }
+# The worker process for large requests starts this long after the service (see Offload.warm).
+OFFLOAD_WARM_DELAY_S = 1.0
+# A caller's X-Request-ID is kept (and logged) only when it is a plain token.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,14 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     # Commit the image was built from; None reads GIT_SHA, then asks git.
     git_commit: str | None = None
+    # Bodies of at least this many bytes are parsed and scored by the worker process(es);
+    # 0 workers handles every request on the event loop.
+    offload_bytes: int = 64 * 1024
+    offload_workers: int = 1
+    # The prediction log; None keeps none.
+    log: LogSettings | None = None
+    # How often the pre-scored store's path is checked for a replacement.
+    store_check_seconds: float = 1.0
 
 
 @dataclass
@@ -64,18 +89,50 @@ class Service:
 
     settings: Settings
     card: saved_model.ModelCard
-    spec: InputSpec
-    # Label cut-off for `/predict` and `/scores`: the model's own, recorded at training.
-    threshold: float
+    scoring: Scoring
     metrics: Metrics
     git_commit: str
+    # How the prediction log writes this model's rows; None when there is no log.
+    row_format: prediction_log.RowFormat | None = None
     started: float = field(default_factory=time.monotonic)
     batcher: MicroBatcher | None = None
     predictor_kind: str = "loading"
     predictor_reason: str = ""
-    store: ScoreStore | None = None
+    store: FollowedScoreStore | None = None
+    offload: Offload | None = None
+    recorder: PredictionRecorder | None = None
+    sampler: Sampler | None = None
+    # Request ids the service makes up: a per-start prefix and a counter (no syscall each).
+    _id_prefix: str = field(default_factory=lambda: secrets.token_hex(4))
+    _ids: itertools.count = field(default_factory=itertools.count)
 
-    async def score(self, batch: Batch, endpoint: str) -> np.ndarray:
+    @property
+    def spec(self) -> InputSpec:
+        return self.scoring.spec
+
+    @property
+    def threshold(self) -> float:
+        """Label cut-off for `/predict` and `/scores`: the model's own, recorded at training."""
+        return self.scoring.threshold
+
+    async def answer(self, request: Request, endpoint: str) -> Response:
+        """Read, parse, score and answer one scoring request, logging its sampled rows."""
+        logged = self._logged(request, endpoint)
+        seed = self.sampler.request_seed() if self.sampler is not None else 0
+        body = await _read_body(request, self.settings.max_body_bytes)
+        content_type = request.headers.get("content-type", "")
+        if self.offload is not None and len(body) >= self.settings.offload_bytes:
+            answer = await self._answer_in_worker(Job(endpoint, body, content_type, logged, seed))
+        else:
+            batch = self.scoring.parse(endpoint, body, content_type)
+            scores = await self._score(batch, endpoint)
+            if logged is not None:
+                self._log(logged, seed, batch, scores)
+            answer = self.scoring.answer(endpoint, batch, scores)
+        headers = {"X-Request-ID": logged.request_id} if logged is not None else None
+        return Response(answer, media_type=_JSON, headers=headers)
+
+    async def _score(self, batch: Batch, endpoint: str) -> np.ndarray:
         if batch.rows == 0:
             return np.empty(0, dtype=np.float64)
         if self.batcher is None:
@@ -83,6 +140,38 @@ class Service:
         scores = await self.batcher.score(batch)
         self.metrics.rows.labels(endpoint).inc(batch.rows)
         return scores
+
+    async def _answer_in_worker(self, job: Job) -> bytes:
+        assert self.offload is not None
+        outcome = await self.offload.run(job)
+        if outcome.status != 200:
+            raise outcome.refusal()
+        if outcome.scores is not None and len(outcome.scores):
+            # The worker's model call, counted as the loop's are.
+            self.metrics.observe_call(outcome.scores)
+            self.metrics.rows.labels(job.endpoint).inc(len(outcome.scores))
+        if self.recorder is not None:
+            self.recorder.submit(outcome.log_lines, outcome.logged_rows)
+        return outcome.answer
+
+    def _logged(self, request: Request, endpoint: str) -> prediction_log.Request | None:
+        """The request as the prediction log records it; None when there is no log."""
+        if self.recorder is None:
+            return None
+        request_id = request.headers.get("x-request-id", "")
+        if not _REQUEST_ID.fullmatch(request_id):
+            request_id = f"{self._id_prefix}-{next(self._ids):x}"
+        return prediction_log.Request(request_id, time.time_ns() // 1000, endpoint)
+
+    def _log(
+        self, logged: prediction_log.Request, seed: int, batch: Batch, scores: np.ndarray
+    ) -> None:
+        assert self.recorder is not None
+        assert self.sampler is not None
+        assert self.row_format is not None
+        keep = self.sampler.keep(batch.rows, seed)
+        lines = self.row_format.lines(logged, batch.columns, batch.ids, scores, keep)
+        self.recorder.submit(lines, len(keep))
 
 
 def _git_commit(settings: Settings) -> str:
@@ -103,6 +192,13 @@ def _warm_up_batch(service: Service) -> Batch | None:
     return service.spec.parse_invocation(example.read_bytes(), _JSON)
 
 
+async def _follow(store: FollowedScoreStore, seconds: float) -> None:
+    """Move to each new store that replaces the served one (checked off the event loop)."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(store.refresh)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: Service = app.state.service
@@ -110,8 +206,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     choice = choose(service.card, settings.compiled_dir, service.spec.dtypes())
     service.predictor_kind = choice.predictor.kind
     service.predictor_reason = choice.reason
+    following, warming = None, None
     if settings.scores_path is not None:
-        service.store = ScoreStore.open(settings.scores_path)
+        service.store = FollowedScoreStore(settings.scores_path, _store_reporter(service.metrics))
+        following = asyncio.create_task(_follow(service.store, settings.store_check_seconds))
+    if settings.offload_workers > 0:
+        setup = WorkerSetup(
+            settings.model_dir,
+            settings.compiled_dir,
+            settings.max_rows,
+            service.row_format,
+            settings.log.sample_rate if settings.log is not None else 1.0,
+        )
+        service.offload = Offload(setup, settings.offload_workers, service.metrics)
+        warming = asyncio.get_running_loop().call_later(OFFLOAD_WARM_DELAY_S, service.offload.warm)
+    if settings.log is not None:
+        service.recorder = PredictionRecorder(settings.log, service.metrics)
+        service.sampler = Sampler(settings.log.sample_rate, settings.log.seed)
+        service.recorder.start()
     service.batcher = MicroBatcher(choice.predictor, observe=service.metrics.observe_call)
     warm_up = _warm_up_batch(service)
     if warm_up is not None:
@@ -133,8 +245,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await service.batcher.stop()
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+        if service.offload is not None:
+            if warming is not None:
+                warming.cancel()
+            service.offload.stop()
+        if service.recorder is not None:
+            service.recorder.stop()
         if service.store is not None:
             service.store.close()
+
+
+def _store_reporter(metrics: Metrics):
+    def report(outcome: str, message: str) -> None:
+        metrics.store_reloads.labels(outcome).inc()
+        if outcome == "ok":
+            log.info("pre-scored store: %s", message)
+        else:
+            log.error("pre-scored store: %s", message)
+
+    return report
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -155,30 +288,37 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content, option=_NUMPY), status, media_type=_JSON)
 
 
-def _contract(card: saved_model.ModelCard) -> data_contract.Contract:
-    """The contract the model was trained under, which must describe its signature."""
-    try:
-        contract = data_contract.load(card.contract)
-    except data_contract.ContractError as exc:
-        raise saved_model.ModelLoadError(f"{card.path}: {exc}; retrain it (`make run`)") from None
-    signature = [column["name"] for column in card.inputs]
-    if signature != list(contract.feature_names):
-        raise saved_model.ModelLoadError(
-            f"{card.path}: its signature ({', '.join(signature)}) is not its contract's features"
-        )
-    if card.threshold is None:
-        raise saved_model.ModelLoadError(
-            f"{card.path} records no label threshold: retrain it (`make run`)"
-        )
-    return contract
+def _offload_info(service: Service) -> dict[str, Any] | None:
+    if service.offload is None:
+        return None
+    return {
+        "workers": service.offload.workers,
+        "pids": service.offload.pids(),
+        "ready": service.offload.ready,
+        "from_bytes": service.settings.offload_bytes,
+    }
+
+
+def _log_info(service: Service) -> dict[str, Any] | None:
+    log_settings, row_format = service.settings.log, service.row_format
+    if log_settings is None or row_format is None:
+        return None
+    contract = service.scoring.contract
+    logged = {*row_format.columns, row_format.id_name}
+    return {
+        "directory": str(log_settings.directory),
+        "sample_rate": log_settings.sample_rate,
+        "rotate_bytes": log_settings.rotate_bytes,
+        "rotate_seconds": log_settings.rotate_seconds,
+        "excluded": [n for n in (contract.id.name, *contract.feature_names) if n not in logged],
+    }
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The service for `settings.model_dir`; the predictor loads when the server starts."""
     card = saved_model.read(settings.model_dir)
-    contract = _contract(card)
-    spec = InputSpec(contract, settings.max_rows)
-    threshold = float(card.threshold or 0.0)
+    scoring = Scoring.for_model(card, settings.max_rows)
+    contract, spec, threshold = scoring.contract, scoring.spec, scoring.threshold
     id_name, target = contract.id.name, contract.target.name
     probability = contract.probability_field
     metrics = Metrics()
@@ -189,7 +329,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=card.digest[:12],
         lifespan=_lifespan,
     )
-    app.state.service = Service(settings, card, spec, threshold, metrics, _git_commit(settings))
+    row_format = None
+    if settings.log is not None:
+        row_format = row_format_for(contract, card.digest, threshold, exclude=settings.log.exclude)
+    app.state.service = Service(settings, card, scoring, metrics, _git_commit(settings), row_format)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(RequestError)
@@ -197,6 +340,12 @@ def create_app(settings: Settings) -> FastAPI:
         route = request.scope.get("route")
         metrics.errors.labels(getattr(route, "path", "unmatched"), _REASONS[exc.status]).inc()
         return _json(exc.body(), exc.status)
+
+    @app.exception_handler(WorkerLostError)
+    async def worker_lost(request: Request, exc: WorkerLostError) -> Response:
+        # A 503 the client may retry; counted as a server error by the middleware.
+        body = {"error_code": "TEMPORARILY_UNAVAILABLE", "message": str(exc)}
+        return Response(orjson.dumps(body), 503, {"Retry-After": "1"}, media_type=_JSON)
 
     @app.get("/ping", summary="Liveness, as SageMaker and MLflow clients expect")
     async def ping() -> Response:
@@ -224,6 +373,8 @@ def create_app(settings: Settings) -> FastAPI:
                     },
                 },
                 "scores_store": service.store.info() if service.store is not None else None,
+                "offload": _offload_info(service),
+                "prediction_log": _log_info(service),
                 "uptime_seconds": round(time.monotonic() - service.started, 3),
             }
         )
@@ -240,13 +391,7 @@ def create_app(settings: Settings) -> FastAPI:
         response_class=Response,
     )
     async def invocations(request: Request) -> Response:
-        service: Service = request.app.state.service
-        body = await _read_body(request, settings.max_body_bytes)
-        batch = spec.parse_invocation(body, request.headers.get("content-type", ""))
-        scores = await service.score(batch, "/invocations")
-        # The same shape as `mlflow models serve` gives for this model (predict_proba):
-        # one [P(stays), P(churns)] pair per row.
-        return _json({"predictions": np.column_stack((1.0 - scores, scores))})
+        return await request.app.state.service.answer(request, INVOCATIONS)
 
     @app.post(
         "/predict",
@@ -256,20 +401,7 @@ def create_app(settings: Settings) -> FastAPI:
         response_class=Response,
     )
     async def predict(request: Request) -> Response:
-        service: Service = request.app.state.service
-        body = await _read_body(request, settings.max_body_bytes)
-        batch = spec.parse_predict(body)
-        scores = await service.score(batch, "/predict")
-        labels = (scores >= threshold).tolist()
-        rows = [
-            {probability: p, target: label}
-            for p, label in zip(scores.tolist(), labels, strict=True)
-        ]
-        if batch.ids is not None:
-            for row, key in zip(rows, batch.ids, strict=True):
-                if key is not None:
-                    row[id_name] = key
-        return _json({"threshold": threshold, "predictions": rows})
+        return await request.app.state.service.answer(request, PREDICT)
 
     async def lookup(request: Request) -> Response:
         service: Service = request.app.state.service

@@ -7,7 +7,9 @@ batches grow only as fast as requests queue up behind a running call.
 
 The call runs on the event loop itself. A worker thread would let the loop read requests during
 the call, but each hand-over of the GIL between the two threads can stall for the interpreter's
-switch interval (5 ms), which costs far more latency than the call it would overlap.
+switch interval (5 ms), which costs far more latency than the call it would overlap. Only small
+requests come here: a large body, whose parsing alone would hold the loop for milliseconds, is
+parsed and scored in the worker process instead (`offload.py`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Prometheus metrics of the service, kept in a registry per app (tests build several apps).
 
 Counted per request by an ASGI middleware (endpoint = route template, so ids in paths do not
-explode the label set), and per model call by the batcher. The prediction-score histogram is
-filled a whole batch at a time with NumPy: observing 1,000 scores one by one would cost more
-than the model call that produced them.
+explode the label set), and per model call by the batcher (or, for a large request, by the
+service when the worker process's answer comes back: every metric lives in the service
+process). The prediction-score histogram is filled a whole batch at a time with NumPy:
+observing 1,000 scores one by one would cost more than the model call that produced them.
 """
 
 from __future__ import annotations
@@ -100,6 +101,33 @@ class Metrics:
         )
         self.scores = ScoreHistogram()
         self.registry.register(self.scores)
+        self.offload_in_flight = Gauge(
+            "churn_offload_in_flight",
+            "Large requests being parsed and scored by the worker process (or waiting for it)",
+            registry=self.registry,
+        )
+        self.offload_restarts = Counter(
+            "churn_offload_worker_restarts",
+            "Times the worker process for large requests died and was replaced",
+            registry=self.registry,
+        )
+        self.log_rows = Counter(
+            "churn_prediction_log_rows",
+            "Rows for the prediction log: written, dropped (buffer full) or failed (write error)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.log_errors = Counter(
+            "churn_prediction_log_errors",
+            "Failed writes to the prediction log (full disk, unwritable directory, ...)",
+            registry=self.registry,
+        )
+        self.store_reloads = Counter(
+            "churn_score_store_reloads",
+            "Replacements of the pre-scored store picked up (ok) or refused (failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def observe_call(self, scores: np.ndarray) -> None:
         """One model call: its size, and the scores it produced."""

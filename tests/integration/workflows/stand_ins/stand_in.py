@@ -6,7 +6,8 @@ action talks to GitHub, this talks to local directories the test owns:
 
 - checkout:        clones $STANDIN_GIT_ORIGIN (the test's "GitHub" repository) at the event's
                    ref, honouring fetch-depth (0: every branch as origin/<name>).
-- setup-python:    puts the host interpreter of the requested version on PATH.
+- setup-python:    puts the host interpreter of the requested version (python-version, or
+                   the file python-version-file names) on PATH.
 - cache[/restore]: restores $STANDIN_CACHE/<key> (or the newest restore-keys prefix match).
 - cache/save:      saves to $STANDIN_CACHE/<key>. (A composite action has no post step, so the
                    plain `actions/cache` stand-in restores only.)
@@ -59,6 +60,8 @@ def checkout() -> None:
 
 def setup_python() -> None:
     version = _input("python-version")
+    if not version and _input("python-version-file"):
+        version = (_workspace() / _input("python-version-file")).read_text().strip()
     executable = shutil.which(f"python{version}", path=os.environ["STANDIN_HOST_PATH"])
     if executable is None:
         sys.exit(f"stand-in setup-python: no python{version} on the host")

@@ -1,0 +1,367 @@
+"""The pipeline on Apache Airflow: DAGs generated from dvc.yaml, run on two Celery workers.
+
+The scheduled retraining runs for real on a Celery executor with Redis as the broker and two
+workers, each serving its own queue from its own checkout and DVC cache; the stages alternate
+between the queues, so every hand-over goes through the DVC remote. Its pull request must carry
+the `dvc.lock`, `.dvc` file and metrics that a plain `dvc repro` on the same data writes.
+`airflow dags test` (the quick path, no scheduler) then reruns the pipeline DAG and the daily
+re-score at that branch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.conftest import PROJECT_ROOT, copy_project, git
+from tests.engines.conftest import DAGS_FOLDER, AirflowHome, Origin
+from tests.github_api import FakeGitHub, serve
+
+RESULT_FILES = ("dvc.lock", "data.dvc", "eval/metrics.json")
+TOKEN = "airflow-test-token"
+
+# The DAG file as Airflow's DAG processor sees it, generated from each project's dvc.yaml
+# (CHURN_PROJECT_DIR), all in one process: Airflow's start-up is the slow part.
+LIST_TASKS = """
+import json, os, sys
+from airflow.dag_processing.dagbag import DagBag
+listed = {}
+for project in sys.argv[2:]:
+    os.environ["CHURN_PROJECT_DIR"] = project
+    bag = DagBag(dag_folder=sys.argv[1])
+    listed[project] = {
+        "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+        "dags": {
+            dag_id: {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+            for dag_id, dag in bag.dags.items()
+        },
+        "order": {dag_id: [t.task_id for t in dag.tasks] for dag_id, dag in bag.dags.items()},
+    }
+print(json.dumps(listed))
+"""
+CARD_STAGE = (
+    "  card:\n"
+    "    cmd: python -c \"print('card')\" > card.txt\n"
+    "    deps:\n"
+    "      - models/model\n"
+    "      - eval/metrics.json\n"
+    "    outs:\n"
+    "      - card.txt\n"
+)
+
+
+@pytest.fixture(scope="module")
+def with_card(tmp_path_factory) -> Path:
+    """A copy of the project whose dvc.yaml has one more stage, reading the model and metrics."""
+    project = copy_project(tmp_path_factory.mktemp("with-card"))
+    git(project, "init", "-q")  # `dvc dag` needs a repository
+    pipeline_file = project / "dvc.yaml"
+    text = pipeline_file.read_text()
+    assert "\nplots:\n" in text
+    pipeline_file.write_text(text.replace("\nplots:\n", "\n" + CARD_STAGE + "\nplots:\n", 1))
+    return project
+
+
+@pytest.fixture(scope="module")
+def listed(airflow_home: AirflowHome, with_card: Path) -> dict[Path, dict]:
+    projects = [PROJECT_ROOT, with_card]
+    result = subprocess.run(
+        [str(airflow_home.bin / "python"), "-c", LIST_TASKS, str(DAGS_FOLDER), *map(str, projects)],
+        env=airflow_home.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    for project in projects:
+        assert found[str(project)]["errors"] == {}
+    return {project: found[str(project)] for project in projects}
+
+
+def dvc_edges(project: Path) -> set[tuple[str, str]]:
+    """(upstream, downstream) stage pairs as DVC itself draws them."""
+    dot = subprocess.run(
+        ["dvc", "dag", "--dot"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', dot))
+    return {(a, b) for a, b in edges if not a.endswith(".dvc")}
+
+
+def stage_edges(tasks: dict[str, list[str]], stages: set[str]) -> set[tuple[str, str]]:
+    return {
+        (up, name) for name, ups in tasks.items() if name in stages for up in ups if up in stages
+    }
+
+
+def stage_names(project: Path) -> list[str]:
+    out = subprocess.run(
+        ["dvc", "stage", "list", "--names-only"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def test_each_dag_has_one_task_per_stage_with_dvcs_edges(listed):
+    listed = listed[PROJECT_ROOT]
+    names = stage_names(PROJECT_ROOT)
+    pipeline = listed["dags"]["churn_pipeline"]
+    retrain = listed["dags"]["churn_retrain"]
+    assert set(pipeline) == {*names, "checkout_revision", "assemble_lock"}
+    assert set(retrain) == {*names, "refresh_data", "open_pull_request"}
+    # Same order as dvc.yaml (which is already in dependency order here).
+    assert [t for t in listed["order"]["churn_pipeline"] if t in names] == names
+    expected = dvc_edges(PROJECT_ROOT)
+    assert stage_edges(pipeline, set(names)) == expected
+    assert stage_edges(retrain, set(names)) == expected
+    assert set(pipeline["assemble_lock"]) == {*names, "checkout_revision"}
+    assert set(retrain["open_pull_request"]) == {*names, "refresh_data"}
+    assert list(listed["dags"]["churn_rescore"]) == ["rescore"]
+
+
+def test_a_stage_added_to_dvc_yaml_becomes_a_task_with_its_edges(listed, with_card):
+    project = with_card
+    listed = listed[project]
+    pipeline = listed["dags"]["churn_pipeline"]
+    assert set(pipeline["card"]) == {"checkout_revision", "train", "evaluate"}
+    assert "card" in pipeline["assemble_lock"]
+    assert "card" in listed["dags"]["churn_retrain"]["open_pull_request"]
+    names = set(stage_names(project))
+    assert "card" in names
+    assert stage_edges(pipeline, names) == dvc_edges(project)
+
+
+# ---- The scheduled retraining on Celery --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retrain:
+    state: str
+    task_states: dict[str, str]
+    payloads: dict[str, dict]
+    checkouts: dict[str, Path]
+    github: FakeGitHub
+    origin: Origin
+    reference: Path  # plain `dvc repro` on the same data, in its own checkout
+    new_table: Path
+    unchanged_run: dict[str, str]  # task states of a second run, on the data main already pins
+    diagnostics: str
+
+    @property
+    def branch(self) -> str:
+        (pull,) = self.github.pulls
+        return pull["head"]["ref"]
+
+
+def _reference_repro(origin: Origin, dest: Path, table: Path, mlflow_uri: str) -> Path:
+    """What a person gets on one machine: new data, `dvc commit`, `dvc repro`."""
+    origin.clone(dest, venv=False)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
+
+    def dvc(*args: str) -> None:
+        subprocess.run(["dvc", *args], cwd=dest, env=env, check=True, capture_output=True)
+
+    dvc("pull", "data.dvc")
+    raw = dest / origin.raw_table.relative_to(origin.author)
+    raw.unlink()
+    shutil.copyfile(table, raw)
+    dvc("commit", "--force", "data.dvc")
+    dvc("repro")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def retrain(celery_cluster, origin, tmp_path_factory) -> Retrain:
+    root = tmp_path_factory.mktemp("retrain")
+    lines = origin.raw_table.read_text().splitlines(keepends=True)
+    new_table = root / "latest.csv"
+    new_table.write_text("".join(lines[:-300]))  # the latest table: 300 customers fewer
+
+    with serve("acme", "churn", TOKEN, origin.bare) as github:
+        connection = json.dumps({"conn_type": "http", "host": github.url, "password": TOKEN})
+        cluster = celery_cluster({"AIRFLOW_CONN_CHURN_GITHUB": connection})
+        with ThreadPoolExecutor(1) as pool:
+            reference = pool.submit(
+                _reference_repro,
+                origin,
+                root / "reference",
+                new_table,
+                f"sqlite:///{root / 'reference-mlflow.db'}",
+            )
+            run_id = cluster.api.trigger(
+                "churn_retrain",
+                {"base": "main", "data_source": new_table.as_uri(), "github_repo": "acme/churn"},
+            )
+            state = cluster.api.wait("churn_retrain", run_id, cluster.processes.alive)
+            reference_dir = reference.result()
+        states = cluster.api.task_states("churn_retrain", run_id)
+        payloads = {
+            task: cluster.api.xcom("churn_retrain", run_id, task)
+            for task, task_state in states.items()
+            if task_state == "success"
+        }
+        # Next week, nothing new: the run stops after looking at the data.
+        again = cluster.api.trigger(
+            "churn_retrain",
+            {"data_source": str(origin.raw_table), "github_repo": "acme/churn"},
+        )
+        cluster.api.wait("churn_retrain", again, cluster.processes.alive)
+        unchanged_run = cluster.api.task_states("churn_retrain", again)
+    return Retrain(
+        state=state,
+        task_states=states,
+        payloads=payloads,
+        checkouts=cluster.checkouts,
+        github=github,
+        origin=origin,
+        reference=reference_dir,
+        new_table=new_table,
+        unchanged_run=unchanged_run,
+        diagnostics=f"{states}\n{cluster.processes.tail()}",
+    )
+
+
+def test_retraining_on_two_celery_workers_writes_what_dvc_repro_writes(retrain):
+    assert retrain.state == "success", retrain.diagnostics
+    for name in RESULT_FILES:
+        proposed = git(retrain.origin.bare, "show", f"{retrain.branch}:{name}")
+        assert proposed == (retrain.reference / name).read_text().rstrip("\n"), name
+    for plot in sorted((retrain.reference / "eval" / "plots").iterdir()):
+        proposed = git(retrain.origin.bare, "show", f"{retrain.branch}:eval/plots/{plot.name}")
+        assert proposed == plot.read_text().rstrip("\n"), plot.name
+    # The data really changed, and so did the model: this is not main's lock replayed.
+    assert git(retrain.origin.bare, "diff", "--name-only", "main", retrain.branch).split() != []
+    assert retrain.payloads["refresh_data"]["changed"] is True
+
+
+def test_both_workers_ran_stages_sharing_only_git_and_the_dvc_remote(retrain):
+    assert retrain.state == "success", retrain.diagnostics
+    stages = stage_names(PROJECT_ROOT)
+    ran_in = {retrain.payloads[stage]["worker"].split(":", 1)[1] for stage in stages}
+    assert ran_in == {str(path) for path in retrain.checkouts.values()}
+    # Each worker's own DVC cache: neither checkout shares the other's.
+    caches = [path / ".dvc" / "cache" for path in retrain.checkouts.values()]
+    assert all(cache.is_dir() for cache in caches)
+    assert caches[0].resolve() != caches[1].resolve()
+
+
+def test_retraining_opens_one_pull_request_with_the_new_pins(retrain):
+    assert retrain.state == "success", retrain.diagnostics
+    (pull,) = retrain.github.pulls
+    assert pull["base"]["ref"] == "main"
+    assert pull["head"]["sha"] == git(retrain.origin.bare, "rev-parse", retrain.branch)
+    assert retrain.payloads["open_pull_request"]["number"] == pull["number"]
+    metrics = json.loads((retrain.reference / "eval" / "metrics.json").read_text())
+    assert "| eval/metrics.json | roc_auc |" in pull["body"]
+    assert str(metrics["roc_auc"]) in pull["body"]
+    posted = [r for r in retrain.github.requests if r[0] == "POST"]
+    assert len(posted) == 1
+
+
+def test_a_retraining_on_unchanged_data_skips_everything_after_the_refresh(retrain):
+    assert retrain.state == "success", retrain.diagnostics
+    assert set(retrain.unchanged_run.values()) == {"skipped"}, retrain.unchanged_run
+    assert len(retrain.github.pulls) == 1
+
+
+# ---- The quick path: `airflow dags test` ---------------------------------------------------------
+
+
+def dags_test(
+    home: AirflowHome, dag_id: str, conf: dict, checkout: Path
+) -> subprocess.CompletedProcess:
+    return home.airflow(
+        "dags",
+        "test",
+        dag_id,
+        "-c",
+        json.dumps(conf),
+        env={"CHURN_CHECKOUT": str(checkout)},
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class QuickRun:
+    result: subprocess.CompletedProcess
+    out: Path  # results_dir, or the score store
+
+    @property
+    def log(self) -> str:
+        return self.result.stdout[-4000:] + self.result.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def quick_path(retrain, airflow_home, tmp_path_factory) -> dict[str, QuickRun]:
+    """`airflow dags test` of the pipeline and of the re-score at the retraining's branch, both
+    at once, each in its own checkout and its own copy of the database: the quick path, no
+    scheduler, no executor."""
+    assert retrain.state == "success", retrain.diagnostics
+    root = tmp_path_factory.mktemp("quick")
+    results, store = root / "results", root / "served" / "scores.sqlite"
+    store.parent.mkdir()
+    store.write_text("yesterday's store")
+    runs = {
+        "churn_pipeline": ({"revision": retrain.branch, "results_dir": str(results)}, results),
+        "churn_rescore": ({"revision": retrain.branch, "score_store": str(store)}, store),
+    }
+    with ThreadPoolExecutor(len(runs)) as pool:
+        started = {
+            dag_id: pool.submit(
+                dags_test,
+                airflow_home.copy(root / f"home-{dag_id}"),
+                dag_id,
+                conf,
+                retrain.origin.clone(root / dag_id),
+            )
+            for dag_id, (conf, _) in runs.items()
+        }
+        return {dag_id: QuickRun(started[dag_id].result(), runs[dag_id][1]) for dag_id in runs}
+
+
+def test_dags_test_runs_the_pipeline_dag_to_the_same_lock(retrain, quick_path):
+    ran = quick_path["churn_pipeline"]
+    assert ran.result.returncode == 0, ran.log
+    assert "state=success" in ran.result.stdout + ran.result.stderr
+    for name in ("dvc.lock", "eval/metrics.json"):
+        assert (ran.out / name).read_text() == (retrain.reference / name).read_text(), name
+
+
+def test_daily_rescore_replaces_the_score_store_with_the_released_model(retrain, quick_path):
+    from churn.artifacts import saved_model
+    from churn.artifacts.score_store import ScoreStore
+
+    ran = quick_path["churn_rescore"]
+    assert ran.result.returncode == 0, ran.log
+    with ScoreStore.open(ran.out) as scores:
+        info = scores.info()
+    rows = len(retrain.new_table.read_text().splitlines()) - 1
+    assert info["rows"] == rows
+    model = saved_model.load(retrain.reference / "models" / "model")
+    assert info["model_digest"] == model.digest
+
+
+def test_the_workers_track_their_runs_where_mlflow_tracking_uri_points(retrain, isolated_mlflow):
+    """The stages ran by the workers log to the tracking store the deployment names."""
+    import hashlib
+
+    from mlflow.tracking import MlflowClient
+
+    assert retrain.state == "success", retrain.diagnostics
+    client = MlflowClient(tracking_uri=isolated_mlflow)
+    runs = [
+        run
+        for experiment in client.search_experiments()
+        for run in client.search_runs([experiment.experiment_id])
+    ]
+    new_data = hashlib.sha256(retrain.new_table.read_bytes()).hexdigest()
+    assert new_data in {run.data.tags.get("data_sha256") for run in runs}

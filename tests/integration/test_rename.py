@@ -1,0 +1,60 @@
+"""`make rename NAME=...`: one command, after which nothing names the old project (only the
+user's data may), and the renamed template's own unit suite passes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from tests.conftest import PROJECT_ROOT, copy_project, make
+
+pytestmark = pytest.mark.slow
+
+sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+import rename_project  # noqa: E402
+
+
+def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_path):
+    repo = copy_project(tmp_path / "project")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    old = rename_project.current_name(repo)
+
+    result = make(repo, "rename", "NAME=credit")
+    assert "renamed the project to 'credit'" in result.stdout
+
+    assert rename_project.current_name(repo) == "credit"
+    pattern = rename_project._pattern(old)
+    left = [
+        f"{path.relative_to(repo)}: {line.strip()}"
+        for path in rename_project._tracked(repo)
+        if path.is_file()
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if pattern.search(line)
+    ]
+    assert left == []
+    assert (repo / "src" / "credit" / "deliver" / "wheel" / "template" / "credit_model").is_dir()
+    # The data keeps its names: the contract is the user's description of their table.
+    assert (repo / "contract.yaml").read_text() == (PROJECT_ROOT / "contract.yaml").read_text()
+
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    suite = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert suite.returncode == 0, suite.stdout[-4000:]
+
+
+@pytest.mark.parametrize("name", ["Credit", "1x", "class", "a-b"])
+def test_a_name_that_is_not_a_package_name_is_refused(tmp_path, name):
+    repo = copy_project(tmp_path / "project")
+    result = make(repo, "rename", f"NAME={name}", check=False)
+    assert result.returncode == 2
+    assert "not a usable package name" in result.stderr
+    assert rename_project.current_name(repo) == rename_project.current_name(PROJECT_ROOT)
