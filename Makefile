@@ -24,7 +24,8 @@ export OMP_NUM_THREADS ?= 1
 # directory" lines into output that CI parses.
 MAKEFLAGS += --no-print-directory
 .PHONY: help install run data repro metrics test test-unit lint lock clean rename report score wheel \
-	serve bench bench-serve bench-score bench-report image current-model notebook mlflow
+	serve bench bench-serve bench-score bench-report bench-scale image current-model notebook mlflow \
+	spark-env
 # Where `make score` writes the served-as-data store, and what it scores (Airflow's daily
 # re-score sets both).
 SCORES ?= scores/scores.sqlite
@@ -46,6 +47,19 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 
 install: $(STAMP) ## Create or refresh .venv from the locked requirements; install the git hooks
 	@test ! -d .git || $(BIN)/pre-commit install --install-hooks >/dev/null
+
+# PySpark (~400 MB, and Java 17 to run) lives in its own environment: only the Spark engine, its
+# tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+$(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes --compile-bytecode \
+	  requirements/spark.txt
+	$(BIN)/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation --no-deps -e .
+	@touch $@
+
+spark-env: $(SPARK_STAMP) ## Create or refresh .venv-spark (PySpark + the service's pins) for `churn score --engine spark`
 
 data: $(STAMP) ## Get the raw data as data.dvc pins it: pull it, or rebuild it from its source
 	@churn fetch --contract contract.yaml --dvc-file data.dvc
@@ -84,7 +98,8 @@ current-model: $(STAMP)
 	\`dvc checkout\` to get this commit's model, or \`make repro\` to rebuild it" >&2; exit 2; }
 
 score: current-model ## Pre-score every row of SCORE_INPUT (the raw table) into SCORES (served as data)
-	churn score --model models/model --input '$(SCORE_INPUT)' --out '$(SCORES)'
+	churn score --model models/model --compiled models/compiled --input '$(SCORE_INPUT)' \
+	  --out '$(SCORES)'
 
 wheel: current-model ## Build the embedded-model wheel (the model + load()/predict()) into dist/
 	churn wheel --model models/model --source src/churn/deliver/wheel/template --out dist
@@ -110,7 +125,11 @@ bench-serve: $(STAMP) ## Benchmark the service: vs `mlflow models serve`, under 
 	  --data artifacts/prepared
 
 bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_proba, 1M rows (~2 min)
-	python benchmarks/bench_score.py --model models/model --data '$(DATA)'
+	python benchmarks/bench_score.py --model models/model --compiled models/compiled --data '$(DATA)'
+
+ROWS ?= 1000000
+bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios
+	python benchmarks/bench_scale.py --project . --rows '$(ROWS)' --spark-python $(SPARK_VENV)/bin/python
 
 bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach vs current, 1,409-200,000 rows (~5 min)
 	python benchmarks/bench_report.py
@@ -131,7 +150,7 @@ lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
 
 lock: $(STAMP) ## Recompile requirements/*.txt from requirements/*.in (pins with hashes, no index URLs)
-	cd requirements && for set in bootstrap serve dev airflow; do \
+	cd requirements && for set in bootstrap serve dev airflow spark; do \
 	  uv pip compile $$set.in --quiet --python-version $(PYTHON_VERSION) --universal --generate-hashes \
 	    --no-emit-index-url --no-emit-find-links --output-file $$set.txt || exit 1; done
 
@@ -247,7 +266,7 @@ $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
 	  requirements/airflow.txt
 	@touch $@
 
-test-engines: $(STAMP) $(AIRFLOW_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis)
+test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
 	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
 
 airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock

@@ -88,9 +88,50 @@ def _report(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from churn.deliver.score import run as score
 
+    if args.engine == "spark":
+        return _score_on_spark(args)
+    for flag in ("out_parquet", "master"):
+        if getattr(args, flag) is not None:
+            raise score.ScoreError(f"--{flag.replace('_', '-')} needs --engine spark")
+    if args.out is None:
+        raise score.ScoreError("--out is required: the score store to write")
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
-    info = score.run(args.model, args.input, args.out, progress=not args.no_progress, **chunking)
-    print(f"scored {info['rows']} rows of {args.input} into {args.out}")
+    info = score.run(
+        args.model,
+        Path(args.input),
+        args.out,
+        progress=not args.no_progress,
+        compiled_dir=args.compiled,
+        wanted=args.predictor,
+        **chunking,
+    )
+    print(f"scored {info['rows']} rows of {args.input} into {args.out} ({info['predictor']})")
+    return 0
+
+
+def _score_on_spark(args: argparse.Namespace) -> int:
+    from churn.deliver.score.run import ScoreError
+
+    if args.out is None and args.out_parquet is None:
+        raise ScoreError("--engine spark needs --out, --out-parquet or both")
+    from churn.engines.spark import score
+
+    chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows}
+    done = score.run(
+        args.model,
+        args.input,
+        store_path=args.out,
+        parquet_path=args.out_parquet,
+        master=args.master,
+        compiled_dir=args.compiled,
+        wanted=args.predictor,
+        progress=not args.no_progress,
+        **chunking,
+    )
+    written = " and ".join(str(p) for p in (args.out, args.out_parquet) if p is not None)
+    print(
+        f"scored {done['rows']} rows of {args.input} into {written} on Spark ({done['predictor']})"
+    )
     return 0
 
 
@@ -176,6 +217,40 @@ def _add_monitor_command(command: Callable[..., argparse.ArgumentParser]) -> Non
     )
     monitor.add_argument(
         "--params", type=Path, default=Path("params.yaml"), help="params file (monitor:)"
+    )
+
+
+def _add_score_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
+    score.add_argument("--model", type=Path, required=True, help="model directory")
+    # Text, not a Path: Spark reads URLs too (s3a://..., dbfs:/...).
+    score.add_argument("--input", required=True, help="CSV or Parquet file to score")
+    score.add_argument("--out", type=Path, help="SQLite store to (re)place")
+    score.add_argument(
+        "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
+    )
+    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    score.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        default="pandas",
+        help="pandas (one process, the default) or spark (.venv-spark: `make spark-env`)",
+    )
+    score.add_argument(
+        "--out-parquet", help="(spark) Parquet directory of id and score to (re)place"
+    )
+    score.add_argument(
+        "--master",
+        help="(spark) cluster URL (spark://host:7077); default: SPARK_REMOTE, else local[*]",
+    )
+    score.add_argument(
+        "--compiled", type=Path, help="`churn compile` output: its ONNX graph scores if exact"
+    )
+    score.add_argument(
+        "--predictor",
+        choices=("auto", "sklearn", "onnx"),
+        default="auto",
+        help="auto: the ONNX graph when compiled within 1e-9 of the pipeline, else the pipeline",
     )
 
 
@@ -390,20 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--gate", type=Path, default=Path("gate.yaml"), help="gate policy file (read at --base)"
     )
 
-    score = command("score", _score, "Pre-score a CSV or Parquet table into the score store.")
-    score.add_argument("--model", type=Path, required=True, help="model directory")
-    score.add_argument("--input", type=Path, required=True, help="CSV or Parquet file to score")
-    score.add_argument("--out", type=Path, required=True, help="SQLite store to (re)place")
-    score.add_argument(
-        "--chunk-rows", type=int, help="rows per chunk: memory grows with it, not with the input"
-    )
-    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-
     wheel = command("wheel", _wheel, "Build the embedded-model wheel (model + predict API).")
     wheel.add_argument("--model", type=Path, required=True, help="model directory")
     wheel.add_argument("--source", type=Path, required=True, help="package template directory")
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
 
+    _add_score_command(command)
     _add_serving_commands(command)
     _add_monitor_command(command)
     _add_release_commands(command)
@@ -423,6 +490,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     # start-up that `churn serve` on the ONNX path never needs.
     from churn.artifacts.saved_model import ModelLoadError
     from churn.contract import ContractError, DataValidationError
+    from churn.deliver.score.predictor import PredictorError
     from churn.deliver.score.run import ScoreError
     from churn.deliver.wheel.build import WheelError
     from churn.engines.pipeline_graph import PipelineError
@@ -440,6 +508,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ModelLoadError,
         ReportError,
         ScoreError,
+        PredictorError,
         WheelError,
         PipelineError,
         TaskError,

@@ -240,3 +240,27 @@ def test_bad_parquet_rows_are_named_and_an_empty_file_refused(trained, contract,
     assert _score(trained, empty, out, chunk_rows=300) == 2
     assert "no rows" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_exact_onnx_graph_scores_like_the_pipeline(pipeline, model, contract, tmp_path, capsys):
+    """With the compiled model, `churn score` scores with ONNX Runtime (it was recorded within
+    1e-9 of this pipeline): the stored scores are the pipeline's within 1e-9."""
+    out = tmp_path / "scores.sqlite"
+    test = pd.read_parquet(prepared_split.test_file(pipeline.prepared_dir))
+    code = cli.main(
+        [
+            *("score", "--model", str(pipeline.model_dir), "--compiled"),
+            *(
+                str(pipeline.compiled_dir),
+                "--input",
+                str(prepared_split.test_file(pipeline.prepared_dir)),
+            ),
+            *("--out", str(out), "--chunk-rows", "300", "--no-progress"),
+        ]
+    )
+    assert code == 0
+    assert "(onnx)" in capsys.readouterr().out
+    expected = model.predict_proba(table.features(contract, test))
+    with ScoreStore.open(out) as store:
+        stored = np.array([store.get(k) for k in test[contract.id.name].tolist()])
+    np.testing.assert_allclose(stored, expected, rtol=0, atol=1e-9)

@@ -91,8 +91,10 @@ def _arrow_column(column: rules.Column, cells: pa.Array, problems: rules.Problem
     cells = cells.cast(pa.string())
     if cells.null_count:  # a Parquet null reads as a blank cell
         cells = pc.fill_null(cells, "")
-    blank = pc.equal(pc.utf8_trim_whitespace(cells), "")
     blank_ok = isinstance(column, Feature) and column.blank is not None
+    # Only where a blank is allowed does it need finding: elsewhere a blank cell fails the
+    # column's own test, and `rules` words it as a blank.
+    blank = pc.equal(pc.utf8_trim_whitespace(cells), "") if blank_ok else None
     if isinstance(column, IdColumn):
         good, typed = _arrow_id(column, cells)
     elif isinstance(column, Target):
@@ -100,7 +102,7 @@ def _arrow_column(column: rules.Column, cells: pa.Array, problems: rules.Problem
         typed = pc.equal(cells, column.positive).to_numpy(zero_copy_only=False).astype(np.int64)
     elif column.kind == "category":
         good = pc.is_in(cells, value_set=pa.array(list(column.categories)))
-        typed = pc.if_else(blank, "", cells).to_numpy(zero_copy_only=False)
+        typed = _category_texts(pc.if_else(blank, "", cells) if blank_ok else cells)
     else:
         good, typed = _arrow_number(column, cells)
     if blank_ok:
@@ -118,6 +120,15 @@ def _arrow_column(column: rules.Column, cells: pa.Array, problems: rules.Problem
         if len(bad) > len(examined):
             problems.add_count(column.name, rules.NOT_EXAMINED, len(bad) - len(examined))
     return typed
+
+
+def _category_texts(cells: pa.Array) -> np.ndarray:
+    """The cells as a NumPy object array holding one Python string per distinct value, shared
+    by every cell that has it (a category column has a handful), not one per cell."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(cells)
+    return encoded.dictionary.to_numpy(zero_copy_only=False)[encoded.indices.to_numpy()]
 
 
 def _arrow_number(column: Feature, cells: pa.Array) -> tuple[pa.Array, np.ndarray]:
