@@ -37,10 +37,14 @@ help: ## List the targets
 	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / \
 	  {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
+# Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this machine) every
+# process would otherwise recompile what it imports. The workflow tests turn it off (17 s of
+# each act run) and let Python write bytecode as it goes.
+INSTALL_BYTECODE ?= --compile-bytecode
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.txt
-	$(BIN)/uv pip sync --quiet --python $(VENV)/bin/python --require-hashes --compile-bytecode \
+	$(BIN)/uv pip sync --quiet --python $(VENV)/bin/python --require-hashes $(INSTALL_BYTECODE) \
 	  requirements/dev.txt
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import PROJECT_ROOT, copy_project, make
+from tests.conftest import PROJECT_ROOT, TEMPLATE_TESTS, copy_project, make
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +40,23 @@ def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_p
     assert (repo / "contract.yaml").read_text() == (PROJECT_ROOT / "contract.yaml").read_text()
 
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    # Every module of the renamed package imports under its new name.
+    every_module = (
+        "import importlib, pkgutil, credit; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(credit.__path__, "
+        "'credit.') if '.template.' not in m.name]"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", every_module],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr[-3000:]
     suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TEMPLATE_TESTS],
         cwd=repo,
         env=env,
         capture_output=True,

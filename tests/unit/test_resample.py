@@ -33,7 +33,8 @@ def test_the_generated_table_passes_the_contract(contract, written):
     typed = table.load(contract, written)
     assert len(typed) == 3_000
     assert typed[contract.id.name].is_unique
-    assert sorted(typed[contract.id.name]) == list(range(1, 3_001))
+    if contract.id.type == "integer":  # fresh ids, numbered from 1
+        assert sorted(typed[contract.id.name]) == list(range(1, 3_001))
     assert set(typed[contract.target.name]) == {0, 1}
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from tests.integration.serve.conftest import Pipeline, Server
 
 pytestmark = pytest.mark.slow
 
-# The issue asks for 30 s at concurrency 16; no timing is asserted, only the absence of errors.
-LOAD_SECONDS = float(os.environ.get("SERVE_LOAD_SECONDS", "30"))
+# Sustained concurrent load, sized by requests rather than seconds so that the test does the
+# same work on any machine; only the absence of errors is asserted, never a timing.
+REQUESTS_PER_CLIENT = int(os.environ.get("SERVE_LOAD_REQUESTS", "250"))
 CONCURRENCY = 16
 
 
@@ -48,17 +48,16 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
     assert "Traceback" not in server.log.read_text()
 
 
-async def _load(url: str, bodies: list[bytes], seconds: float) -> tuple[Counter, int]:
+async def _load(url: str, bodies: list[bytes], requests: int) -> tuple[Counter, int]:
     statuses: Counter = Counter()
     failures = 0
-    deadline = time.monotonic() + seconds
     cycle = itertools.cycle(bodies)
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
 
         async def worker() -> None:
             nonlocal failures
-            while time.monotonic() < deadline:
+            for _ in range(requests):
                 try:
                     response = await client.post(
                         "/invocations",
@@ -82,8 +81,7 @@ def test_concurrent_load_sees_no_errors(server: Server, pipeline: Pipeline) -> N
         ).encode()
         for i in range(len(features))
     ]
-    statuses, failures = asyncio.run(_load(server.url, bodies, LOAD_SECONDS))
+    statuses, failures = asyncio.run(_load(server.url, bodies, REQUESTS_PER_CLIENT))
     assert failures == 0
-    assert set(statuses) == {200}, statuses
-    assert statuses[200] > CONCURRENCY
+    assert statuses == {200: CONCURRENCY * REQUESTS_PER_CLIENT}
     assert server.alive()
