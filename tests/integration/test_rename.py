@@ -40,11 +40,12 @@ def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_p
     assert (repo / "contract.yaml").read_text() == (PROJECT_ROOT / "contract.yaml").read_text()
 
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    # Every module of the renamed package imports under its new name.
+    # Every module of the renamed package imports under its new name (`__main__` runs the CLI
+    # when imported, as `python -m` needs).
     every_module = (
         "import importlib, pkgutil, credit; "
         "[importlib.import_module(m.name) for m in pkgutil.walk_packages(credit.__path__, "
-        "'credit.') if '.template.' not in m.name]"
+        "'credit.') if '.template.' not in m.name and not m.name.endswith('__main__')]"
     )
     imported = subprocess.run(
         [sys.executable, "-c", every_module],
