@@ -127,17 +127,47 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-# The act runs' shared GitHub, release run and pull request (tests/integration/workflows).
-_ACT_FIXTURES = {"github", "release", "worse_pull_request"}
+# `make test` runs on two workers (pytest-xdist). Each worker takes whole work units, so a
+# module's fixtures (a trained repository, a running service) are built once: a unit is a test
+# file, except for the files sharing the act runs' package fixtures (tests/integration/
+# workflows/conftest.py: one stand-in GitHub, one release run, one pull request), which go
+# together so that each workflow run happens once. Collection checks this list.
+ACT_FILES = frozenset(
+    f"tests/integration/workflows/{name}.py"
+    for name in ("test_act", "test_act_data_pr", "test_act_monitor", "test_release_steps")
+)
+_ACT_FIXTURES = {"release", "worse_pull_request"}
 
 
-# tryfirst: xdist's own hook turns these marks into groups, so they must be there before it runs.
-@pytest.hookimpl(tryfirst=True)
+def work_unit(nodeid: str) -> str:
+    """What one worker runs whole: the test's file, or all of ACT_FILES."""
+    path = nodeid.split("::", maxsplit=1)[0]
+    return "act" if path in ACT_FILES else path
+
+
+# xdist's own `--dist loadgroup` cannot group here: it renames items through an attribute pytest
+# 9 no longer reads, and every test became a unit of its own (module fixtures built twice).
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`): each test file runs on
-    one worker, so its module fixtures are built once, and the files sharing the act runs'
-    package fixtures run on one worker together, so those workflow runs happen once."""
-    for item in items:
-        shared = _ACT_FIXTURES & set(getattr(item, "fixturenames", ()))
-        group = "act" if shared and "workflows" in item.path.parts else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    misplaced = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if _ACT_FIXTURES & set(getattr(item, "fixturenames", ()))
+        }
+        - ACT_FILES
+    )
+    if misplaced:
+        raise pytest.UsageError(
+            f"these files use the act runs' fixtures: add to ACT_FILES: {misplaced}"
+        )
