@@ -155,13 +155,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
+    # Units go out in collection order (below: the long ones first), not by their test count.
+    config.option.loadscopereorder = False
     return ByWorkUnit(config, log)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    """The act runs' chain is the longest unit, then the report's repositories, then the rest of
+    the integration tests; the unit tests, seconds each, fill the gaps at the end."""
+    path = item.nodeid.split("::", maxsplit=1)[0]
+    if path in ACT_FILES:
+        return 0
+    if path.startswith("tests/integration/report/"):
+        return 1
+    return 2 if path.startswith("tests/integration/") else 3
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     misplaced = sorted(
         {
-            item.nodeid.split("::")[0]
+            item.nodeid.split("::", maxsplit=1)[0]
             for item in items
             if _ACT_FIXTURES & set(getattr(item, "fixturenames", ()))
         }
@@ -171,3 +184,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"these files use the act runs' fixtures: add to ACT_FILES: {misplaced}"
         )
+    items.sort(key=_start_rank)  # stable: each file's tests stay together and in order

@@ -34,7 +34,8 @@ pytestmark = pytest.mark.slow
 pipeline = integration.pipeline
 
 EXACT = 1e-9
-# Small splits: the 7,043-row table becomes a dozen partitions.
+# Small splits: the 7,043-row table becomes a dozen partitions. A task failed by a bad row fails
+# again on every retry (a cluster's default is 4 attempts): the tests do not wait for those.
 SPARK_DEFAULTS = """
 spark.sql.files.maxPartitionBytes 65536
 spark.executor.memory 1g
@@ -42,6 +43,7 @@ spark.cores.max 2
 spark.scheduler.minRegisteredResourcesRatio 1.0
 spark.scheduler.maxRegisteredResourcesWaitingTime 120s
 spark.ui.enabled false
+spark.task.maxFailures 1
 """
 LATE_ROW = 6_500
 SPARK_PYTHON = PROJECT_ROOT / ".venv-spark" / "bin" / "python"

@@ -74,7 +74,7 @@ class Collected:
     base_rev: str
     root: Path
     candidate: Side
-    test: pd.DataFrame
+    test: prepared_split.TestSplit
     reproducibility: Reproducibility
     policy: policy.Policy
     base: Side | None = None
@@ -236,7 +236,9 @@ def _unavailable_data(root: Path, base_commit: str, raw: str) -> str | None:
     )
 
 
-def _collect_candidate(root: Path, base_commit: str, paths: Paths) -> tuple[Side, pd.DataFrame]:
+def _collect_candidate(
+    root: Path, base_commit: str, paths: Paths
+) -> tuple[Side, prepared_split.TestSplit]:
     model_dir = root / paths.model
     test_file = prepared_split.test_file(root / paths.prepared)
     for needed in (model_dir, test_file, root / paths.params):
@@ -263,7 +265,7 @@ def _collect_candidate(root: Path, base_commit: str, paths: Paths) -> tuple[Side
         side.raw, side.raw_sha256 = _read_raw(raw_file)
     else:
         side.missing["data"] = f"{paths.raw} is not in the workspace"
-    return side, pd.read_parquet(test_file)
+    return side, prepared_split.TestSplit(root / paths.prepared)
 
 
 def _check_up_to_date(root: Path, paths: Paths) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from churn import metrics
+from churn.artifacts.prepared_split import TestSplit
 from churn.contract import Contract
 from churn.params import GateParams
 from churn.report import bootstrap, charts, datadiff, gate
@@ -37,8 +37,9 @@ def threshold(model_threshold: float | None, raw: dict[str, Any] | None, fallbac
     return fallback
 
 
-def _score(side: Side, test: pd.DataFrame) -> np.ndarray:
-    """Churn probabilities; raise with the reason when the model cannot read these rows."""
+def _score(side: Side, test: TestSplit) -> np.ndarray:
+    """Positive-class probabilities, a batch of rows at a time; raise with the reason when the
+    model cannot read these rows."""
     columns = list(side.model.pipeline.feature_names_in_)
     absent = [c for c in columns if c not in test.columns]
     if absent:
@@ -46,7 +47,7 @@ def _score(side: Side, test: pd.DataFrame) -> np.ndarray:
     with warnings.catch_warnings():
         # An unseen category is scored like the reference level; that is not a failure.
         warnings.simplefilter("ignore")
-        return np.asarray(side.model.predict_proba(test[columns]), dtype=float)
+        return np.asarray(test.map_batches(columns, side.model.predict_proba), dtype=float)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -204,7 +205,7 @@ def _paired(
         )
         return _unpaired(collected, base, why, result)
     contract = collected.candidate.contract
-    keep = fresh_rows(test[contract.id.name].to_numpy(), base.train_ids)
+    keep = fresh_rows(test.column(contract.id.name), base.train_ids)
     result.excluded = int((~keep).sum())
     if keep.sum() < MIN_FRESH_ROWS:
         result.marks.append("unpaired, may be biased: the split changed")
@@ -214,7 +215,7 @@ def _paired(
             f"the base, and the {int(keep.sum()):,} others are fewer than {MIN_FRESH_ROWS}"
         )
         return _unpaired(collected, base, why, result)
-    y = test[contract.target.name].to_numpy()[keep]
+    y = test.column(contract.target.name)[keep]
     base_threshold = threshold(base.model.threshold, base.params, cand_threshold)
     base_scores, scores = base_scores[keep], cand_scores[keep]
     result.mode, result.rows = "paired", int(keep.sum())
@@ -300,7 +301,7 @@ def build(collected: Collected, command: str) -> ReportData:
     """Everything the report says, decided here once."""
     policy = collected.policy.gate
     test = collected.test
-    y = test[collected.candidate.contract.target.name].to_numpy()
+    y = test.column(collected.candidate.contract.target.name)
     cand_model = collected.candidate.model
     cand_threshold = threshold(
         cand_model.threshold if cand_model else None, collected.candidate.params, 0.5
