@@ -144,7 +144,7 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## Every test but the engines' (see test-engines)
+test: $(STAMP) ## Every test but the engines' (~6 min; see test-engines)
 	pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
@@ -152,7 +152,7 @@ test: $(STAMP) ## Every test but the engines' (see test-engines)
 coverage: $(STAMP) ## make test with branch coverage of src/, subprocesses included (fails under 80%)
 	pytest -n $(TEST_WORKERS) --cov --cov-report=term
 
-test-unit: $(STAMP) ## Only the fast unit tests (~30 s)
+test-unit: $(STAMP) ## Only the fast unit tests (~20 s)
 	pytest -n $(TEST_WORKERS) tests/unit
 
 lint: $(STAMP) ## Run every pre-commit hook on every file
