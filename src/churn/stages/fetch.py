@@ -173,7 +173,9 @@ def run(contract: Contract, dvc_file: Path) -> str:
             f"remote that CI can read: `dvc push {dvc_file}` (a pull request from a fork needs "
             "a maintainer to push it). Otherwise the source has changed: pull the pinned data "
             "from a remote that has it, or re-pin deliberately with "
-            f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}."
+            f"`dvc add {dvc_file.with_suffix('').name}` and commit {dvc_file}. Adopting the "
+            f"template for a new table? The pin is still the example's: `git rm {dvc_file}`, "
+            "then `make data` pins yours."
         )
     return _push(dvc_file, "rebuilt the data from its source (it matches the pin)")
 
