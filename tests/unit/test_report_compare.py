@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from churn.report import compare
 from churn.report.compare import fresh_rows, params_diff, threshold
 from churn.report.contents import ParamChange
 
@@ -40,3 +41,11 @@ def test_each_model_is_labelled_at_its_own_threshold():
     assert threshold(None, {"evaluate": {"threshold": 0.6}}, 0.5) == 0.6
     assert threshold(None, {"evaluate": {"threshold": "x"}}, 0.5) == 0.5
     assert threshold(None, None, 0.5) == 0.5
+
+
+def test_an_unchanged_split_is_paired_however_few_its_test_rows():
+    """A 699-row table holds out 140 rows: the same rows for both models, so paired (it was
+    called 'unpaired, may be biased' when fewer than MIN_FRESH_ROWS test rows existed at all)."""
+    assert not compare.too_few_fresh_rows(excluded=0, fresh=140)
+    assert compare.too_few_fresh_rows(excluded=10, fresh=compare.MIN_FRESH_ROWS - 1)
+    assert not compare.too_few_fresh_rows(excluded=10, fresh=compare.MIN_FRESH_ROWS)

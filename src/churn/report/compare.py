@@ -37,6 +37,13 @@ def threshold(model_threshold: float | None, raw: dict[str, Any] | None, fallbac
     return fallback
 
 
+def too_few_fresh_rows(excluded: int, fresh: int) -> bool:
+    """Fall back to the unpaired comparison? Only when the split changed (some test rows were
+    the base's training rows) and too few others remain. With the same split, both models are
+    compared on every test row, however small the table."""
+    return excluded > 0 and fresh < MIN_FRESH_ROWS
+
+
 def _score(side: Side, test: TestSplit) -> np.ndarray:
     """Positive-class probabilities, a batch of rows at a time; raise with the reason when the
     model cannot read these rows."""
@@ -207,7 +214,7 @@ def _paired(
     contract = collected.candidate.contract
     keep = fresh_rows(test.column(contract.id.name), base.train_ids)
     result.excluded = int((~keep).sum())
-    if keep.sum() < MIN_FRESH_ROWS:
+    if too_few_fresh_rows(result.excluded, int(keep.sum())):
         result.marks.append("unpaired, may be biased: the split changed")
         why = (
             f"the candidate's split differs from the base's: {result.excluded:,} of its "
