@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.generated import json_value
 from tests.integration.serve.conftest import GIT_SHA, MAX_ROWS, Pipeline, Server
 
 from churn.artifacts import saved_model
@@ -24,7 +25,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _bodies(frame: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
     """The same rows in every request format `/invocations` accepts."""
     records = _records(frame)
-    columnar = {name: frame[name].tolist() for name in frame.columns}
+    # A blank number is null, as in the other formats (NaN is not JSON).
+    columnar = {name: [json_value(v) for v in frame[name]] for name in frame.columns}
     as_json = {
         "dataframe_split": json.loads(frame.to_json(orient="split", index=False)),
         "dataframe_records": records,
