@@ -15,6 +15,8 @@ import pandas as pd
 BINS = 10
 # An empty bin would make the index infinite; flooring each share is the usual convention.
 FLOOR = 1e-4
+# The value every blank cell counts as, in the category-by-category comparison.
+BLANK = "(blank)"
 
 
 def quantile_edges(base: np.ndarray, bins: int = BINS) -> np.ndarray:
@@ -31,9 +33,18 @@ def binned_shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
     return counts / max(counts.sum(), 1)
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as the text they are compared by: numbers as floats (1 and 1.0 are one value),
+    every blank as one label (pandas may keep NaN through `astype(str)`, and text and NaN do
+    not sort together)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        values = values.astype(float)
+    return values.astype(str).where(values.notna(), BLANK)
+
+
 def category_shares(values: pd.Series, categories: list[str]) -> np.ndarray:
-    """The share of `values` (compared as text) equal to each of `categories`."""
-    counts = values.astype(str).value_counts().reindex(categories, fill_value=0).to_numpy()
+    """The share of `values` (compared as text, see `as_text`) equal to each of `categories`."""
+    counts = as_text(values).value_counts().reindex(categories, fill_value=0).to_numpy()
     return counts / max(counts.sum(), 1)
 
 
@@ -55,5 +66,5 @@ def psi(base: pd.Series, candidate: pd.Series) -> float:
     if is_binned(base, candidate):
         edges = quantile_edges(base.to_numpy(dtype=float))
         return index(binned_shares(base, edges), binned_shares(candidate, edges))
-    categories = sorted({*base.astype(str).unique(), *candidate.astype(str).unique()})
+    categories = sorted({*as_text(base).unique(), *as_text(candidate).unique()})
     return index(category_shares(base, categories), category_shares(candidate, categories))

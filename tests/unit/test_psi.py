@@ -54,3 +54,14 @@ def test_numbers_with_few_values_and_text_are_compared_value_by_value():
     assert psi.psi(binary, flipped) == pytest.approx(by_hand)
     new_category = psi.psi(pd.Series(["a", "b"] * 50), pd.Series(["a", "c"] * 50))
     assert new_category > 1
+
+
+def test_few_valued_numbers_with_blanks_are_compared_without_a_crash():
+    """A 1-10 score with blanks (MASS biopsy's V6) goes category by category: NaN next to text
+    made `sorted` raise TypeError, and `churn monitor` died with a traceback."""
+    base = pd.Series([1.0, 2.0, np.nan, 10.0, 1.0, 3.0] * 20)
+    assert psi.psi(base, base.copy()) == 0.0
+    # The same scores read as integers elsewhere (a log without blanks) are the same values.
+    window = pd.Series([1, 2, 10, 1, 3] * 20)
+    assert psi.psi(base.dropna(), window) == 0.0
+    assert psi.psi(base, window) > 0  # only the blanks' share differs
