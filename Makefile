@@ -144,11 +144,11 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## Every test but the engines' (~6 min; see test-engines)
+test: $(STAMP) ## Every test but the engines' (~5.5-6 min; see test-engines)
 	pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
-# every Python process the suite starts by about a third: measured apart from `make test`.
+# every Python process the suite starts: measured apart from `make test`.
 coverage: $(STAMP) ## make test with branch coverage of src/, subprocesses included (fails under 80%)
 	pytest -n $(TEST_WORKERS) --cov --cov-report=term
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from churn.contract import Contract
 from churn.psi import BINS, index, quantile_edges
+from churn.psi import BLANK as MISSING
 from churn.report.contents import DataDiff, Shift
 
 TOP_SHIFTS = 10
@@ -33,7 +34,6 @@ MAX_CATEGORIES = 1_000
 # Numbers kept per column for the quantile bins (a uniform sample beyond this many rows).
 SAMPLE_SIZE = 100_000
 SEED = 0
-MISSING = "(blank)"
 
 
 @dataclass
