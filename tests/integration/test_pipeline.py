@@ -36,10 +36,15 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory: pytest.TempPathFactory, remote: Path) -> Path:
-    """A fresh 'clone' of the template: `make data` on an empty remote, then `make repro`."""
+    """A fresh 'clone' of the template: `make data` on an empty remote, then `make repro`.
+
+    Its DVC cache lives outside it, so the copies the tests below make share it (as checkouts of
+    one machine can, `cache.dir`): a stage one test ran is restored from the run-cache in the
+    next that needs it, instead of rerun."""
     repo = copy_project(tmp_path_factory.mktemp("project"))
     git(repo, "init", "-q", "-b", "main")
     run(repo, "dvc", "remote", "modify", "local", "url", str(remote))
+    run(repo, "dvc", "config", "--local", "cache.dir", str(tmp_path_factory.mktemp("dvc-cache")))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "template")
     fetched = make(repo, "data")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # Sustained concurrent load, sized by requests rather than seconds so that the test does the
 # same work on any machine; only the absence of errors is asserted, never a timing.
-REQUESTS_PER_CLIENT = int(os.environ.get("SERVE_LOAD_REQUESTS", "250"))
+REQUESTS_PER_CLIENT = int(os.environ.get("SERVE_LOAD_REQUESTS", "125"))
 CONCURRENCY = 16
 
 
