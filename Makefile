@@ -144,20 +144,16 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
-# The suite's Python processes keep the bytecode of what they import (in __pycache__, ignored by
-# git and DVC) even where PYTHONDONTWRITEBYTECODE is set: else each of them recompiles the tests
-# and the project's sources it loads.
-PYTEST := PYTHONDONTWRITEBYTECODE= pytest
 test: $(STAMP) ## Every test but the engines' (~6 min; see test-engines)
-	$(PYTEST) -n $(TEST_WORKERS)
+	pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
 # every Python process the suite starts: measured apart from `make test`.
 coverage: $(STAMP) ## make test with branch coverage of src/, subprocesses included (fails under 80%)
-	$(PYTEST) -n $(TEST_WORKERS) --cov --cov-report=term
+	pytest -n $(TEST_WORKERS) --cov --cov-report=term
 
 test-unit: $(STAMP) ## Only the fast unit tests (~20 s)
-	$(PYTEST) -n $(TEST_WORKERS) tests/unit
+	pytest -n $(TEST_WORKERS) tests/unit
 
 lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
@@ -280,7 +276,7 @@ $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
 	@touch $@
 
 test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
-	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' $(PYTEST) tests/engines
+	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
 
 airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
 
