@@ -34,10 +34,12 @@ pytestmark = pytest.mark.slow
 pipeline = integration.pipeline
 
 EXACT = 1e-9
-# Small splits: the 7,043-row table becomes a dozen partitions. A task failed by a bad row fails
-# again on every retry (a cluster's default is 4 attempts): the tests do not wait for those.
+# Small splits: the example's CSV (0.8 MB) becomes five partitions and its typed Parquet two,
+# so both workers run tasks and a late row has blocks before it. Smaller splits add tasks, and
+# each costs its fixed overhead (64 KB splits: 4-5 s more per run). A task failed by a bad row
+# fails again on every retry (a cluster's default is 4 attempts): the tests do not wait for those.
 SPARK_DEFAULTS = """
-spark.sql.files.maxPartitionBytes 65536
+spark.sql.files.maxPartitionBytes 196608
 spark.executor.memory 1g
 spark.cores.max 2
 spark.scheduler.minRegisteredResourcesRatio 1.0
