@@ -41,15 +41,17 @@ BATCH = 50
 
 def shifted(contract: Contract, features: pd.DataFrame, train: pd.DataFrame):
     """`features` with the first logged number feature moved by its training spread (kept
-    inside its bounds) and three rows in four of the first logged category set to its rarest
-    value; and the names of the two."""
+    inside its bounds) and three rows in four of the first logged category, if the table has
+    one, set to its rarest value; and the names of those moved."""
     logged = [f for f in contract.features if f.name not in contract.personal]
     number = next(f for f in logged if f.kind == "number")
-    category = next(f for f in logged if f.kind == "category")
     out = features.copy()
     spread = train[number.name].quantile(0.9) - train[number.name].quantile(0.1)
     low, high = number.bounds
     out[number.name] = (out[number.name] + spread).clip(low, high)
+    category = next((f for f in logged if f.kind == "category"), None)
+    if category is None:
+        return out, {number.name}
     rarest = train[category.name].value_counts().idxmin()
     skewed = np.arange(len(out)) % 4 != 0
     out.loc[skewed, category.name] = rarest
