@@ -34,7 +34,10 @@ from churn.release import monitor_issue
 
 pytestmark = pytest.mark.slow
 
-ROWS = 600  # sent; the labels file also holds outcomes of 50 customers never scored
+ROWS = 600  # sent (fewer on a small table); the labels also hold 50 customers never scored
+# Below this many rows the PSI of an unchanged feature passes 0.2 by chance (on MASS biopsy's 90:
+# 0.24 and 0.31 for two few-valued scores), so drift alerts cannot be asserted either way.
+DRIFT_ROWS = 500
 UNSCORED = 50
 BATCH = 50
 
@@ -117,14 +120,15 @@ def traffic(pipeline: Pipeline, contract: Contract, tmp_path_factory: pytest.Tem
     cache = root / "pycache"
     test = pipeline.test_split
     train = prepared_split.train_rows(pipeline.prepared_dir)
-    sent = test.iloc[:ROWS]
+    sent = test.iloc[: min(ROWS, len(test) - UNSCORED)]
     ids = sent[contract.id.name].tolist()
     features = table.features(contract, sent)
     moved, names = shifted(contract, features, train)
     # A period split by a week's end during the run cannot be judged on a handful of rows.
     params = root / "params.yaml"
     settings = yaml.safe_load(pipeline.params.read_text())
-    settings["monitor"]["business"]["min_rows"] = ROWS // 2
+    settings["monitor"]["business"]["min_rows"] = len(sent) // 2
+    settings["monitor"]["min_rows"] = min(settings["monitor"]["min_rows"], len(sent))
     params.write_text(yaml.safe_dump(settings))
     runs = {}
     for name, rows in (("shifted", moved), ("unshifted", features)):
@@ -133,7 +137,7 @@ def traffic(pipeline: Pipeline, contract: Contract, tmp_path_factory: pytest.Tem
         with logging_service(pipeline, log_dir, cache) as server:
             probabilities = send(server, contract, ids, rows)
         known = datetime.now(UTC)
-        labelled = test.iloc[: ROWS + UNSCORED]
+        labelled = test.iloc[: len(sent) + UNSCORED]
         labels = root / name / "labels.csv"
         pd.DataFrame(
             {
@@ -151,8 +155,14 @@ def traffic(pipeline: Pipeline, contract: Contract, tmp_path_factory: pytest.Tem
     return runs, names, sent, settings["monitor"], train
 
 
+def skip_if_too_few_for_drift(sent: pd.DataFrame) -> None:
+    if len(sent) < DRIFT_ROWS:
+        pytest.skip(f"{len(sent)} rows sent: too few for the PSI to tell drift from chance")
+
+
 def test_shifted_traffic_alerts_on_exactly_the_shifted_features(traffic, contract):
-    runs, names, _, _, _ = traffic
+    runs, names, sent, _, _ = traffic
+    skip_if_too_few_for_drift(sent)
     result, document, _, _ = runs["shifted"]
     assert result.returncode == 1, result.stderr
     assert document["status"] == "alert"
@@ -165,7 +175,8 @@ def test_shifted_traffic_alerts_on_exactly_the_shifted_features(traffic, contrac
 
 
 def test_unshifted_traffic_is_healthy(traffic):
-    runs, _, _, _, _ = traffic
+    runs, _, sent, _, _ = traffic
+    skip_if_too_few_for_drift(sent)
     result, document, _, _ = runs["unshifted"]
     assert result.returncode == 0, (result.stderr, document["alerts"])
     assert document["status"] == "healthy"
@@ -183,11 +194,12 @@ def test_the_probability_drift_outcomes_and_business_metric_are_computed(
     assert document["probability"]["psi"] == pytest.approx(
         psi.psi(pd.Series(reference), pd.Series(probabilities)), abs=1e-6
     )
-    assert document["window"]["scored_rows"] == ROWS
+    rows = len(sent)
+    assert document["window"]["scored_rows"] == rows
     actual = sent[contract.target.name].to_numpy()
     outcomes = document["outcomes"]
-    assert (outcomes["outcomes"], outcomes["joined"]) == (ROWS + UNSCORED, ROWS)
-    assert outcomes["joined_share"] == pytest.approx(ROWS / (ROWS + UNSCORED))
+    assert (outcomes["outcomes"], outcomes["joined"]) == (rows + UNSCORED, rows)
+    assert outcomes["joined_share"] == pytest.approx(rows / (rows + UNSCORED))
     assert outcomes["realized"]["roc_auc"] == pytest.approx(roc_auc_score(actual, probabilities))
     # The business metric per week of the time the service logged, from its own answers.
     logged = prediction_log.read(log_dir)
