@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import sys
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -126,7 +127,38 @@ def _pin_volatile_fields(path: Path) -> None:
     spec["utc_time_created"] = _EPOCH
     spec["model_uuid"] = uuid.UUID(digest[:32]).hex
     spec.pop("model_id", None)
+    # MLflow records the interpreter's patch version and the build tools of the machine that
+    # saved the model; the project pins neither (.python-version says 3.11, the locks hold no
+    # pip), so a runner with another 3.11.x would write other bytes and another dvc.lock for
+    # the same commit and data. The model needs the minor version (cloudpickle) and the
+    # runtime packages, which requirements.txt pins from the lock.
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    spec["flavors"]["python_function"]["python_version"] = minor
     mlmodel.write_text(yaml.safe_dump(spec, sort_keys=True), encoding="utf-8")
+    _pin_environment(path, spec["flavors"]["python_function"]["env"], minor)
+
+
+def _pin_environment(path: Path, files: Mapping[str, str], minor: str) -> None:
+    """The model's environment files (MLmodel names them) without the saving machine's
+    versions."""
+    python_env = path / files["virtualenv"]
+    env = yaml.safe_load(python_env.read_text(encoding="utf-8"))
+    env["python"] = minor
+    env["build_dependencies"] = ["pip", "setuptools", "wheel"]
+    python_env.write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
+    conda = path / files["conda"]
+    env = yaml.safe_load(conda.read_text(encoding="utf-8"))
+    env["dependencies"] = [_conda_dependency(d, minor) for d in env["dependencies"]]
+    conda.write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
+
+
+def _conda_dependency(dependency: Any, minor: str) -> Any:
+    """`python=3.11.7` -> `python=3.11`; `pip<=23.2.1` -> `pip`; the `pip:` list as it is."""
+    if isinstance(dependency, str) and dependency.startswith("python="):
+        return f"python={minor}"
+    if isinstance(dependency, str) and dependency.startswith("pip"):
+        return "pip"
+    return dependency
 
 
 def log_run(

@@ -112,7 +112,7 @@ def test_wheel_carries_the_model_and_pins_its_training_versions(wheel, trained):
         "cloudpickle",
         "pyyaml",
     }
-    python = mlmodel["flavors"]["python_function"]["python_version"].rsplit(".", 1)[0]
+    python = mlmodel["flavors"]["python_function"]["python_version"]
     assert Requirement(f"python{metadata['Requires-Python']}").specifier.contains(python + ".0")
     assert metadata["Version"].endswith("+" + model.digest[:12])
     with zipfile.ZipFile(wheel) as archive:
