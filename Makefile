@@ -276,7 +276,7 @@ $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
 	@touch $@
 
 test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
-	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest tests/engines
+	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest -n $(TEST_WORKERS) tests/engines
 
 airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
 

@@ -163,11 +163,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return ByWorkUnit(config, log)
 
 
+# `make test-engines`, also on two workers: the Celery run and the Spark cluster start at once,
+# the Prometheus files follow on whichever worker is free first.
+LONG_ENGINE_FILES = ("tests/engines/test_airflow.py", "tests/engines/test_spark_score.py")
+
+
 def _start_rank(item: pytest.Item) -> int:
     """The act runs' chain is the longest unit, then the report's repositories, then the rest of
     the integration tests; the unit tests, seconds each, fill the gaps at the end."""
     path = item.nodeid.split("::", maxsplit=1)[0]
-    if path in ACT_FILES:
+    if path in ACT_FILES or path in LONG_ENGINE_FILES:
         return 0
     if path.startswith("tests/integration/report/"):
         return 1

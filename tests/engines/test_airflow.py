@@ -4,8 +4,8 @@ The scheduled retraining runs for real on a Celery executor with Redis as the br
 workers, each serving its own queue from its own checkout and DVC cache; the stages alternate
 between the queues, so every hand-over goes through the DVC remote. Its pull request must carry
 the `dvc.lock`, `.dvc` file and metrics that a plain `dvc repro` on the same data writes.
-`airflow dags test` (the quick path, no scheduler) then reruns the pipeline DAG and the daily
-re-score at that branch.
+`airflow dags test` (the quick path, no scheduler) runs the pipeline DAG at main, beside the
+Celery run, to main's own `dvc.lock`, and the daily re-score at the retraining's branch.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,33 @@ def test_a_stage_added_to_dvc_yaml_becomes_a_task_with_its_edges(listed, with_ca
     assert stage_edges(pipeline, names) == dvc_edges(project)
 
 
+# ---- The quick path: `airflow dags test` ---------------------------------------------------------
+
+
+def dags_test(
+    home: AirflowHome, dag_id: str, conf: dict, checkout: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return home.airflow(
+        "dags",
+        "test",
+        dag_id,
+        "-c",
+        json.dumps(conf),
+        env={"CHURN_CHECKOUT": str(checkout), **(env or {})},
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class QuickRun:
+    result: subprocess.CompletedProcess
+    out: Path  # results_dir, or the score store
+
+    @property
+    def log(self) -> str:
+        return self.result.stdout[-4000:] + self.result.stderr[-4000:]
+
+
 # ---- The scheduled retraining on Celery --------------------------------------------------------
 
 
@@ -180,7 +208,25 @@ def _reference_repro(origin: Origin, dest: Path, table: Path, mlflow_uri: str) -
 
 
 @pytest.fixture(scope="session")
-def retrain(celery_cluster, origin, tmp_path_factory) -> Retrain:
+def quick_pipeline(airflow_home, origin, tmp_path_factory) -> Iterator[Future[QuickRun]]:
+    """`airflow dags test` of the pipeline DAG at main, in the background: it shares nothing with
+    the Celery run (its own checkout, its own copy of the database; the DVC remote holds only
+    content-addressed files), so the retraining starts beside it rather than after it."""
+    root = tmp_path_factory.mktemp("quick-pipeline")
+    results = root / "results"
+    home = airflow_home.copy(root / "home")
+    checkout = origin.clone(root / "checkout")
+    conf = {"revision": "main", "results_dir": str(results)}
+    # Its own tracking store: two processes creating one SQLite store's tables at once collide.
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(
+            lambda: QuickRun(dags_test(home, "churn_pipeline", conf, checkout, env), results)
+        )
+
+
+@pytest.fixture(scope="session")
+def retrain(celery_cluster, origin, quick_pipeline, tmp_path_factory) -> Retrain:
     root = tmp_path_factory.mktemp("retrain")
     lines = origin.raw_table.read_text().splitlines(keepends=True)
     new_table = root / "latest.csv"
@@ -273,74 +319,39 @@ def test_a_retraining_on_unchanged_data_skips_everything_after_the_refresh(retra
     assert len(retrain.github.pulls) == 1
 
 
-# ---- The quick path: `airflow dags test` ---------------------------------------------------------
-
-
-def dags_test(
-    home: AirflowHome, dag_id: str, conf: dict, checkout: Path
-) -> subprocess.CompletedProcess:
-    return home.airflow(
-        "dags",
-        "test",
-        dag_id,
-        "-c",
-        json.dumps(conf),
-        env={"CHURN_CHECKOUT": str(checkout)},
-        check=False,
-    )
-
-
-@dataclass(frozen=True)
-class QuickRun:
-    result: subprocess.CompletedProcess
-    out: Path  # results_dir, or the score store
-
-    @property
-    def log(self) -> str:
-        return self.result.stdout[-4000:] + self.result.stderr[-4000:]
-
-
 @pytest.fixture(scope="module")
-def quick_path(retrain, airflow_home, tmp_path_factory) -> dict[str, QuickRun]:
-    """`airflow dags test` of the pipeline and of the re-score at the retraining's branch, both
-    at once, each in its own checkout and its own copy of the database: the quick path, no
-    scheduler, no executor."""
+def quick_rescore(retrain, airflow_home, tmp_path_factory) -> QuickRun:
+    """`airflow dags test` of the daily re-score at the retraining's branch, in its own
+    checkout and its own copy of the database."""
     assert retrain.state == "success", retrain.diagnostics
-    root = tmp_path_factory.mktemp("quick")
-    results, store = root / "results", root / "served" / "scores.sqlite"
+    root = tmp_path_factory.mktemp("quick-rescore")
+    store = root / "served" / "scores.sqlite"
     store.parent.mkdir()
     store.write_text("yesterday's store")
-    runs = {
-        "churn_pipeline": ({"revision": retrain.branch, "results_dir": str(results)}, results),
-        "churn_rescore": ({"revision": retrain.branch, "score_store": str(store)}, store),
-    }
-    with ThreadPoolExecutor(len(runs)) as pool:
-        started = {
-            dag_id: pool.submit(
-                dags_test,
-                airflow_home.copy(root / f"home-{dag_id}"),
-                dag_id,
-                conf,
-                retrain.origin.clone(root / dag_id),
-            )
-            for dag_id, (conf, _) in runs.items()
-        }
-        return {dag_id: QuickRun(started[dag_id].result(), runs[dag_id][1]) for dag_id in runs}
+    result = dags_test(
+        airflow_home.copy(root / "home"),
+        "churn_rescore",
+        {"revision": retrain.branch, "score_store": str(store)},
+        retrain.origin.clone(root / "checkout"),
+    )
+    return QuickRun(result, store)
 
 
-def test_dags_test_runs_the_pipeline_dag_to_the_same_lock(retrain, quick_path):
-    ran = quick_path["churn_pipeline"]
+def test_dags_test_runs_the_pipeline_dag_to_mains_lock(quick_pipeline, origin):
+    """main's `dvc.lock` and metrics are what `dvc repro` wrote on main's data."""
+    ran = quick_pipeline.result()
     assert ran.result.returncode == 0, ran.log
     assert "state=success" in ran.result.stdout + ran.result.stderr
     for name in ("dvc.lock", "eval/metrics.json"):
-        assert (ran.out / name).read_text() == (retrain.reference / name).read_text(), name
+        committed = git(origin.bare, "show", f"main:{name}")
+        assert (ran.out / name).read_text().rstrip("\n") == committed, name
 
 
-def test_daily_rescore_replaces_the_score_store_with_the_released_model(retrain, quick_path):
+def test_daily_rescore_replaces_the_score_store_with_the_released_model(retrain, quick_rescore):
     from churn.artifacts import saved_model
     from churn.artifacts.score_store import ScoreStore
 
-    ran = quick_path["churn_rescore"]
+    ran = quick_rescore
     assert ran.result.returncode == 0, ran.log
     with ScoreStore.open(ran.out) as scores:
         info = scores.info()

@@ -69,6 +69,9 @@ def _env(python: Path) -> dict[str, str]:
         PYSPARK_PYTHON=str(python),
         SPARK_LOCAL_IP="127.0.0.1",
         SPARK_DAEMON_MEMORY="256m",
+        # The master and the workers only place executors: the quick JIT tier and one GC thread
+        # are all they need, and they leave the two cores to the executors.
+        SPARK_DAEMON_JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
     )
     return env
 
@@ -172,11 +175,15 @@ def apps_run_by(work_dir: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def connect_server(cluster: Cluster, root: Path) -> Iterator[str]:
-    """A Spark Connect server running its sessions on `cluster`; yields its `sc://` address."""
+def connect_server(cluster: Cluster, root: Path, conf_dir: Path | None = None) -> Iterator[str]:
+    """A Spark Connect server running its sessions on `cluster`; yields its `sc://` address.
+    `conf_dir` (SPARK_CONF_DIR): its spark-defaults.conf configures the server's driver and its
+    sessions' executors, as it would a `spark-submit`."""
     port = free_port()
-    # A driver, not a daemon: the daemons' small heap is below what a driver needs.
-    env = {k: v for k, v in _env(cluster.python).items() if k != "SPARK_DAEMON_MEMORY"}
+    # A driver, not a daemon: the daemons' small heap and quick JIT tier are not for a driver.
+    env = {k: v for k, v in _env(cluster.python).items() if not k.startswith("SPARK_DAEMON_")}
+    if conf_dir is not None:
+        env["SPARK_CONF_DIR"] = str(conf_dir)
     submit = spark_bin(cluster.python, "spark-submit")
     log = (root / "connect-server.log").open("w")
     argv = [
