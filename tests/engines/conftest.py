@@ -360,3 +360,14 @@ def celery_cluster(
         yield start
     finally:
         processes.stop()
+
+
+def stage_names(project: Path) -> list[str]:
+    out = subprocess.run(
+        ["dvc", "stage", "list", "--names-only"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
