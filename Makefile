@@ -41,9 +41,15 @@ help: ## List the targets
 # process would otherwise recompile what it imports. The workflow tests turn it off (17 s of
 # each act run) and let Python write bytecode as it goes.
 INSTALL_BYTECODE ?= --compile-bytecode
+# The environments have no pip of their own (its bundled copy costs 5 s of CPU per environment,
+# on every CI job): the interpreter's own pip (found on the system PATH, since recipes put the
+# venv first) installs uv into them, and uv does the rest.
+NEW_VENV := $(PYTHON) -m venv --without-pip
+HOST_PIP = PATH='$(SYSTEM_PATH)' $(PYTHON) -m pip
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.txt
+	@test -x $(VENV)/bin/python || $(NEW_VENV) $(VENV)
+	$(HOST_PIP) --python $(VENV)/bin/python install --quiet --require-hashes --no-deps \
+	  -r requirements/bootstrap.txt
 	$(BIN)/uv pip sync --quiet --python $(VENV)/bin/python --require-hashes $(INSTALL_BYTECODE) \
 	  requirements/dev.txt
 	$(BIN)/uv pip install --quiet --python $(VENV)/bin/python --no-build-isolation --no-deps -e .
@@ -57,7 +63,7 @@ install: $(STAMP) ## Create or refresh .venv from the locked requirements; insta
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
 $(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)
-	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	@test -x $(SPARK_VENV)/bin/python || $(NEW_VENV) $(SPARK_VENV)
 	$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes --compile-bytecode \
 	  requirements/spark.txt
 	$(BIN)/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation --no-deps -e .
@@ -270,7 +276,7 @@ AIRFLOW_LOCAL = PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
   AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
 
 $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
-	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(NEW_VENV) $(AIRFLOW_VENV)
 	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes --compile-bytecode \
 	  requirements/airflow.txt
 	@touch $@

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import uuid
 import warnings
@@ -78,9 +79,12 @@ def save_model(
         f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "cloudpickle", "pandas", "numpy")
     ]
     # The pickle warning is the trade-off the docstring explains; say it once there, not per run.
-    sklearn_logger = logging.getLogger("mlflow.sklearn")
-    level = sklearn_logger.level
-    sklearn_logger.setLevel(logging.ERROR)
+    # And an environment without pip (MLflow warns it cannot pin it) is no problem: the
+    # environment files are rewritten below without the saving machine's tools.
+    quieted = [logging.getLogger(name) for name in ("mlflow.sklearn", "mlflow.utils.environment")]
+    levels = [logger.level for logger in quieted]
+    for logger in quieted:
+        logger.setLevel(logging.ERROR)
     try:
         mlflow.sklearn.save_model(
             pipeline,
@@ -93,7 +97,8 @@ def save_model(
             pyfunc_predict_fn="predict_proba",
         )
     finally:
-        sklearn_logger.setLevel(level)
+        for logger, level in zip(quieted, levels, strict=True):
+            logger.setLevel(level)
     _pin_volatile_fields(path)
     _without_nan(path)
 
@@ -148,17 +153,18 @@ def _pin_environment(path: Path, files: Mapping[str, str], minor: str) -> None:
     python_env.write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
     conda = path / files["conda"]
     env = yaml.safe_load(conda.read_text(encoding="utf-8"))
-    env["dependencies"] = [_conda_dependency(d, minor) for d in env["dependencies"]]
+    # MLflow writes `python=3.11.7` and `pip<=23.2.1`, or `pip` alone when the environment has
+    # none: the same two lines whatever the machine, then the pinned packages as they are.
+    rest = [d for d in env["dependencies"] if _conda_name(d) not in ("python", "pip")]
+    env["dependencies"] = [f"python={minor}", "pip", *rest]
     conda.write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
 
 
-def _conda_dependency(dependency: Any, minor: str) -> Any:
-    """`python=3.11.7` -> `python=3.11`; `pip<=23.2.1` -> `pip`; the `pip:` list as it is."""
-    if isinstance(dependency, str) and dependency.startswith("python="):
-        return f"python={minor}"
-    if isinstance(dependency, str) and dependency.startswith("pip"):
-        return "pip"
-    return dependency
+def _conda_name(dependency: Any) -> str | None:
+    """`pip<=23.2.1` -> `pip`; None for the `pip:` list of packages."""
+    if not isinstance(dependency, str):
+        return None
+    return re.split(r"[<>=!~ ]", dependency, maxsplit=1)[0]
 
 
 def log_run(

@@ -59,3 +59,25 @@ def test_mlflow_still_loads_the_model_and_its_environment(tmp_path):
     assert {"pip", "setuptools", "wheel"} <= set(env.build_dependencies)
     loaded = load_model(str(path))
     assert loaded.metadata.flavors["python_function"]["python_version"] == MINOR
+
+
+def test_a_machine_without_pip_saves_the_same_bytes(tmp_path, monkeypatch, caplog):
+    """A venv made without pip (nothing needs it once uv is in): MLflow then writes `pip`
+    unpinned, and warns; the model directory must not change."""
+    import importlib.metadata
+
+    with_pip = _saved(tmp_path / "with-pip")
+    found = importlib.metadata.version
+
+    def without_pip(name: str) -> str:
+        if name == "pip":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return found(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", without_pip)
+    no_pip = _saved(tmp_path / "no-pip")
+
+    assert sorted(p.name for p in no_pip.iterdir()) == sorted(p.name for p in with_pip.iterdir())
+    for path in with_pip.iterdir():
+        assert (no_pip / path.name).read_bytes() == path.read_bytes(), path.name
+    assert "pip version" not in caplog.text
