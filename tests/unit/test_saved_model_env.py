@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -37,9 +36,8 @@ def test_the_model_names_python_by_its_minor_version_and_pins_no_build_tool(tmp_
     texts = {p.name: p.read_text(encoding="utf-8") for p in path.iterdir() if p.suffix != ".pkl"}
     assert [name for name, text in texts.items() if patch in text] == []
     for tool in ("pip", "setuptools"):
-        pinned = f"{tool}=={version(tool)}"
-        assert [name for name, text in texts.items() if pinned in text] == [], pinned
-    assert "pip<=" not in texts["conda.yaml"]
+        assert [name for name, text in texts.items() if f"{tool}==" in text] == [], tool
+        assert [name for name, text in texts.items() if f"{tool}<=" in text] == [], tool
 
     mlmodel = yaml.safe_load(texts["MLmodel"])
     assert mlmodel["flavors"]["python_function"]["python_version"] == MINOR
