@@ -42,10 +42,11 @@ help: ## List the targets
 # each act run) and let Python write bytecode as it goes.
 INSTALL_BYTECODE ?= --compile-bytecode
 # The environments have no pip of their own (its bundled copy costs 5 s of CPU per environment,
-# on every CI job): the interpreter's own pip (found on the system PATH, since recipes put the
-# venv first) installs uv into them, and uv does the rest.
-NEW_VENV := $(PYTHON) -m venv --without-pip
-HOST_PIP = PATH='$(SYSTEM_PATH)' $(PYTHON) -m pip
+# on every CI job): the interpreter's own pip installs uv into them, and uv does the rest. The
+# interpreter is looked up on the system PATH: recipes put the venv's first.
+HOST_PYTHON = PATH='$(SYSTEM_PATH)' $(PYTHON)
+NEW_VENV = $(HOST_PYTHON) -m venv --without-pip
+HOST_PIP = $(HOST_PYTHON) -m pip
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(NEW_VENV) $(VENV)
 	$(HOST_PIP) --python $(VENV)/bin/python install --quiet --require-hashes --no-deps \
