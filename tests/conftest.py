@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,30 @@ def venv_tools_on_path() -> Iterator[None]:
         yield
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A directory `build` fills once per test run, however many pytest-xdist workers ask for
+    it: under xdist it lives in the run's shared temporary root and a file lock makes the other
+    workers wait for the first one's result instead of building their own. Whoever uses it only
+    reads it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        path = tmp_path_factory.mktemp(name)
+        build(path)
+        return path
+    from filelock import FileLock
+
+    path = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(f"{path}.lock"):
+        done = path / ".built"
+        if not done.is_file():
+            shutil.rmtree(path, ignore_errors=True)  # a worker that failed half-way
+            path.mkdir()
+            build(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def contract():
     """The project's data contract: everything table-specific in the tests comes from it."""
@@ -57,9 +81,11 @@ def raw_csv(tmp_path_factory: pytest.TempPathFactory, contract) -> Path:
         return workspace
     if contract.source is None:
         pytest.fail(f"{contract.data_path} is not here and has no declared source: `make data`")
-    path = tmp_path_factory.mktemp("raw") / Path(contract.data_path).name
-    fetch.rebuild_from_source(contract, path)
-    return path
+    name = Path(contract.data_path).name
+    rebuilt = built_once(
+        tmp_path_factory, "raw", lambda root: fetch.rebuild_from_source(contract, root / name)
+    )
+    return rebuilt / name
 
 
 # The unit tests whose material comes from the project's contract and layout: run again, as
@@ -77,6 +103,17 @@ TEMPLATE_TESTS = tuple(
         "test_boundaries",
     )
 )
+
+
+def template_suite(basetemp: Path) -> list[str]:
+    """The command that runs TEMPLATE_TESTS in another project's directory. The nested session
+    gets its own temporary root: given none, it would number one in the shared root and, at
+    its exit, delete the oldest sessions' directories there (an earlier run's tens of
+    thousands of files), inside the test that started it."""
+    return [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "--basetemp", str(basetemp), *TEMPLATE_TESTS,
+    ]  # fmt: skip
 
 
 def _tracked_files() -> list[str]:

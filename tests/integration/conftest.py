@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, built_once
 
 from churn.artifacts import prepared_split
 from churn.contract import load as load_contract
@@ -118,56 +118,37 @@ def _run(*argv: str) -> None:
     assert cli.main(list(argv)) == 0, f"churn {' '.join(argv)} failed"
 
 
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Pipeline:
-    root = tmp_path_factory.mktemp("pipeline")
-    params = root / "params.yaml"
-    shutil.copy(PROJECT_ROOT / "params.yaml", params)
-    contract = str(PROJECT_ROOT / "contract.yaml")
-    p = Pipeline(
+def _pipeline_at(root: Path, raw_csv: Path) -> Pipeline:
+    return Pipeline(
         root=root,
         raw_csv=raw_csv,
         model_dir=root / "models" / "model",
         compiled_dir=root / "models" / "compiled",
         prepared_dir=root / "prepared",
         scores_db=root / "scores.sqlite",
-        params=params,
+        params=root / "params.yaml",
     )
-    prepared, model = str(p.prepared_dir), str(p.model_dir)
-    _run(
-        "prepare",
-        "--contract",
-        contract,
-        "--raw",
-        str(raw_csv),
-        "--out",
-        prepared,
-        "--params",
-        str(params),
-    )
-    _run(
-        "train",
-        "--contract",
-        contract,
-        "--data",
-        prepared,
-        "--model",
-        model,
-        "--params",
-        str(params),
-    )
+
+
+def _build_pipeline(p: Pipeline) -> None:
+    shutil.copy(PROJECT_ROOT / "params.yaml", p.params)
+    contract = str(PROJECT_ROOT / "contract.yaml")
+    prepared, model, params = str(p.prepared_dir), str(p.model_dir), str(p.params)
+    _run("prepare", "--contract", contract, "--raw", str(p.raw_csv), "--out", prepared,
+         "--params", params)  # fmt: skip
+    _run("train", "--contract", contract, "--data", prepared, "--model", model, "--params", params)
     _run("compile", "--model", model, "--data", prepared, "--out", str(p.compiled_dir))
-    _run(
-        "score",
-        "--model",
-        model,
-        "--input",
-        str(raw_csv),
-        "--out",
-        str(p.scores_db),
-        "--no-progress",
+    _run("score", "--model", model, "--input", str(p.raw_csv), "--out", str(p.scores_db),
+         "--no-progress")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Pipeline:
+    """Built once for the whole run (both workers read it): tests only read its files."""
+    root = built_once(
+        tmp_path_factory, "pipeline", lambda root: _build_pipeline(_pipeline_at(root, raw_csv))
     )
-    return p  # fmt: skip
+    return _pipeline_at(root, raw_csv)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import PROJECT_ROOT, TEMPLATE_TESTS, copy_project, make
+from tests.conftest import PROJECT_ROOT, copy_project, make, template_suite
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_p
     )
     assert imported.returncode == 0, imported.stderr[-3000:]
     suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TEMPLATE_TESTS],
+        template_suite(tmp_path / "nested"),
         cwd=repo,
         env=env,
         capture_output=True,

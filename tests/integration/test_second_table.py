@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import PROJECT_ROOT, TEMPLATE_TESTS, copy_project, git, make, run
+from tests.conftest import PROJECT_ROOT, copy_project, git, make, run, template_suite
 from tests.integration.conftest import free_port
 from tests.integration.serve.conftest import running, serve_argv, server_env
 
@@ -134,11 +134,8 @@ def test_the_wheel_predicts_on_the_raw_table(adopted, tmp_path):
     assert 0 <= float(low) <= float(high) <= 1
 
 
-def test_the_unit_suite_passes_unchanged_on_the_new_table(adopted):
+def test_the_unit_suite_passes_unchanged_on_the_new_table(adopted, tmp_path):
     """The tests are about the template: the copied tests whose material comes from the
     contract, untouched, pass on this table."""
-    result = run(
-        adopted, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TEMPLATE_TESTS,
-        check=False,
-    )  # fmt: skip
+    result = run(adopted, *template_suite(tmp_path / "nested"), check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -5,11 +5,12 @@ written whenever it cannot judge."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.generated import read_text
 from tests.integration.conftest import Pipeline
 from tests.monitor_material import write_log
 
+from churn import cli
 from churn.artifacts import prepared_split, saved_model
 from churn.contract import Contract, table
 from churn.release import monitor_issue
@@ -29,12 +31,10 @@ pytestmark = pytest.mark.slow
 
 
 def churn_monitor(pipeline: Pipeline, out: Path, *args: str, data: Path | None = None, **env):
-    """Run the command in a subprocess; its exit code, stderr and monitor.json."""
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("MONITOR_WINDOW", "MONITOR_LABELS")
-    }
-    command = [
-        sys.executable, "-m", "churn", "monitor",
+    """Run the command (the CLI's own `main`, in-process: the process level is `make monitor`'s
+    test below); its exit code, stderr and monitor.json."""
+    argv = [
+        "monitor",
         "--model", str(pipeline.model_dir),
         "--data", str(data or pipeline.prepared_dir),
         "--params", str(pipeline.params),
@@ -42,13 +42,17 @@ def churn_monitor(pipeline: Pipeline, out: Path, *args: str, data: Path | None =
         "--json", str(out / "monitor.json"),
         *args,
     ]  # fmt: skip
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=environment | env, check=False
-    )
-    assert (out / "monitor.md").is_file(), result.stderr
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
+        for name in ("MONITOR_WINDOW", "MONITOR_LABELS"):
+            patch.delenv(name, raising=False)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        code = cli.main(argv)
+    assert (out / "monitor.md").is_file(), stderr.getvalue()
     document = json.loads((out / "monitor.json").read_text())
     monitor_issue.parse(json.dumps(document))  # always what the issue job accepts
-    return result.returncode, result.stderr, document
+    return code, stderr.getvalue(), document
 
 
 def log_test_split(pipeline: Pipeline, contract: Contract, directory: Path, *, rows: int,

@@ -116,7 +116,9 @@ def serve_argv(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def server(pipeline: Pipeline, pycache: Path) -> Iterator[Server]:
+def server(
+    pipeline: Pipeline, pycache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The main server: ONNX predictor, the pre-scored store, small request limits."""
     port = free_port()
     argv = serve_argv(
@@ -127,5 +129,6 @@ def server(pipeline: Pipeline, pycache: Path) -> Iterator[Server]:
         "--max-body-mb", str(MAX_BODY_MB),
     )  # fmt: skip
     env = server_env(port, pycache, GIT_SHA=GIT_SHA)
-    with running(argv, env, pipeline.root, pipeline.root / "server.log") as started:
+    log = tmp_path_factory.mktemp("server") / "server.log"  # the pipeline is shared: read-only
+    with running(argv, env, pipeline.root, log) as started:
         yield started
