@@ -1,5 +1,7 @@
 """`make rename NAME=...`: one command, after which nothing names the old project (only the
-user's data may), and the renamed template's own unit suite passes."""
+user's data may) and every module imports under the new name. The renamed template's own unit
+suite passes: test_second_table.py runs it on a renamed copy of a project adopted for another
+table."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import PROJECT_ROOT, copy_project, make, template_suite
+from tests.conftest import PROJECT_ROOT, copy_project, make
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +18,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "tools"))
 import rename_project  # noqa: E402
 
 
-def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_path):
+def test_rename_leaves_no_trace_of_the_old_name_and_every_module_still_imports(tmp_path):
     repo = copy_project(tmp_path / "project")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
@@ -56,15 +58,8 @@ def test_rename_leaves_no_trace_of_the_old_name_and_the_suite_still_passes(tmp_p
         check=False,
     )
     assert imported.returncode == 0, imported.stderr[-3000:]
-    suite = subprocess.run(
-        template_suite(tmp_path / "nested"),
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert suite.returncode == 0, suite.stdout[-4000:]
+    # The renamed project's own unit suite: test_second_table.py runs it on a renamed copy of
+    # the project adopted for another table (a user does both), so it runs once.
 
 
 @pytest.mark.parametrize("name", ["Credit", "1x", "class", "a-b"])

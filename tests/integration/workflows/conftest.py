@@ -30,6 +30,8 @@ STAND_INS = Path(__file__).parent / "stand_ins"
 PR_NUMBER = 7
 # act's GITHUB_RUN_ID of each run; artifacts are stored per run id, as on GitHub.
 RELEASE_RUN, PR_RUN, COMMENT_RUN = 101, 102, 103
+# Under the stand-in GitHub's root: act's job workspaces, and the bytecode the jobs share.
+ACT_CACHE, BYTECODE = "act-cache", "bytecode"
 
 
 # act ends each step's result line with its duration, printed by Go: "[850ms]", "[12.97s]",
@@ -103,7 +105,7 @@ class Github:
             # ... into one bytecode cache that every act run of this "GitHub" shares: the runs
             # install the same locked packages (uv links the very same files), so only the first
             # run compiles them (about 6 s of CPU a run).
-            "PYTHONPYCACHEPREFIX": str(self.root / "bytecode"),
+            "PYTHONPYCACHEPREFIX": str(self.root / BYTECODE),
             **(env or {}),
         }
         command = [
@@ -124,7 +126,7 @@ class Github:
             "--defaultbranch",
             "main",
             "--action-cache-path",
-            str(self.root / "act-cache"),
+            str(self.root / ACT_CACHE),
             "--secret",
             "GITHUB_TOKEN=stand-in-token",
         ]
@@ -174,16 +176,23 @@ class Release:
 
 
 @pytest.fixture(scope="package")
-def github(tmp_path_factory: pytest.TempPathFactory) -> Github:
-    """A repository made from the template (no DVC remote content) on the stand-in GitHub."""
+def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Github]:
+    """A repository made from the template (no DVC remote content) on the stand-in GitHub.
+
+    Afterwards the jobs' workspaces (an environment of ~35,000 files each) and their shared
+    bytecode go, as a hosted runner's do: the logs stay. Deleted now, while the file system
+    still has them cached, they take a second or two; left for pytest to prune three sessions
+    later, cold, they cost the session that prunes them (`make test-engines`) ten times that."""
     root = tmp_path_factory.mktemp("github")
     origin = copy_project(root / "origin")
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", "-A")
     git(origin, "commit", "-q", "-m", "template")
-    return Github(
+    yield Github(
         root=root, origin=origin, cache=root / "actions-cache", artifacts=root / "artifacts"
     )
+    for scratch in (ACT_CACHE, BYTECODE):
+        shutil.rmtree(root / scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
