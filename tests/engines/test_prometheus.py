@@ -91,7 +91,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
 @pytest.fixture(scope="module")
 def service(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     argv = serve_argv("--model", str(trained.model_dir))
-    env = server_env(free_port(), tmp_path_factory.mktemp("pycache"))
+    env = server_env(free_port())
     with running(argv, env, PROJECT_ROOT, trained.root / "server.log") as started:
         yield started
 

@@ -95,7 +95,7 @@ def test_the_service_takes_blanks_and_string_ids(adopted, tmp_path):
         "Records": "no", "Job": None, "Expenses": 60, "Income": None, "Assets": None,
         "Debt": None, "Amount": 1000, "Price": 1500,
     }  # fmt: skip
-    with running(argv, server_env(port, tmp_path / "pycache"), adopted, tmp_path / "log") as server:
+    with running(argv, server_env(port), adopted, tmp_path / "log") as server:
         assert server.client.get("/health").json()["predictor"] == "onnx"
         answer = server.client.post("/predict", json={"records": [record]})
         assert answer.status_code == 200, answer.text

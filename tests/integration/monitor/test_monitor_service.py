@@ -62,14 +62,14 @@ def shifted(contract: Contract, features: pd.DataFrame, train: pd.DataFrame):
 
 
 @contextlib.contextmanager
-def logging_service(pipeline: Pipeline, log_dir: Path, cache: Path) -> Iterator:
+def logging_service(pipeline: Pipeline, log_dir: Path) -> Iterator:
     argv = serve_argv(
         "--model", str(pipeline.model_dir),
         "--compiled", str(pipeline.compiled_dir),
         "--log-dir", str(log_dir),
     )  # fmt: skip
     with running(
-        argv, server_env(free_port(), cache), pipeline.root, log_dir.with_suffix(".server.log")
+        argv, server_env(free_port()), pipeline.root, log_dir.with_suffix(".server.log")
     ) as server:
         yield server
 
@@ -117,7 +117,6 @@ def monitor(pipeline: Pipeline, params: Path, log_dir: Path, labels: Path, out: 
 def traffic(pipeline: Pipeline, contract: Contract, tmp_path_factory: pytest.TempPathFactory):
     """Both runs: the shifted traffic and the unshifted one, each through its own service."""
     root = tmp_path_factory.mktemp("monitor-service")
-    cache = root / "pycache"
     test = pipeline.test_split
     train = prepared_split.train_rows(pipeline.prepared_dir)
     sent = test.iloc[: min(ROWS, len(test) - UNSCORED)]
@@ -134,7 +133,7 @@ def traffic(pipeline: Pipeline, contract: Contract, tmp_path_factory: pytest.Tem
     for name, rows in (("shifted", moved), ("unshifted", features)):
         log_dir = root / name / "predictions"
         log_dir.parent.mkdir()
-        with logging_service(pipeline, log_dir, cache) as server:
+        with logging_service(pipeline, log_dir) as server:
             probabilities = send(server, contract, ids, rows)
         known = datetime.now(UTC)
         labelled = test.iloc[: len(sent) + UNSCORED]

@@ -50,9 +50,7 @@ def _python(argv: list[str]) -> list[str]:
     return [sys.executable if part == "python" else part for part in argv]
 
 
-def test_the_image_command_serves_on_port_with_onnx(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path
-) -> None:
+def test_the_image_command_serves_on_port_with_onnx(pipeline: Pipeline, tmp_path: Path) -> None:
     stage = _instructions(PROJECT_ROOT / "Dockerfile")
     env = _env_of(stage)
     assert env["PORT"] == "8080"
@@ -77,7 +75,7 @@ def test_the_image_command_serves_on_port_with_onnx(
     healthcheck = _python(json.loads(dict(stage)["HEALTHCHECK"].split(" CMD ", 1)[1]))
     port = free_port()
     # HOST: the image listens on 0.0.0.0; outside a container the test keeps to loopback.
-    server_environment = server_env(port, pycache, HOST="127.0.0.1", GIT_SHA="feedface")
+    server_environment = server_env(port, HOST="127.0.0.1", GIT_SHA="feedface")
     with running(command, server_environment, app, tmp_path / "image.log") as server:
         health = server.client.get("/health").json()
         assert health["predictor"] == "onnx"
@@ -89,7 +87,7 @@ def test_the_image_command_serves_on_port_with_onnx(
 
 
 def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path
+    pipeline: Pipeline, tmp_path: Path
 ) -> None:
     project = copy_project(tmp_path / "project")
     shutil.copytree(pipeline.model_dir, project / "models" / "model")
@@ -106,7 +104,7 @@ def test_make_serve_falls_back_to_sklearn_without_a_compiled_model(
         "serve",
     ]
     log = tmp_path / "make.log"
-    with running(argv, server_env(port, pycache), project, log, stop=signal.SIGTERM) as server:
+    with running(argv, server_env(port), project, log, stop=signal.SIGTERM) as server:
         health = server.client.get("/health").json()
         assert health["predictor"] == "sklearn"
         assert "check.json" in health["predictor_reason"]

@@ -39,14 +39,14 @@ OFFLOAD_KB = 1
 
 
 @pytest.fixture(scope="module")
-def offloading(pipeline: Pipeline, pycache: Path, tmp_path_factory) -> Iterator[Server]:
+def offloading(pipeline: Pipeline, tmp_path_factory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("offloading")
     argv = serve_argv(
         "--model", str(pipeline.model_dir),
         "--compiled", str(pipeline.compiled_dir),
         "--offload-kb", str(OFFLOAD_KB),
     )  # fmt: skip
-    with running(argv, server_env(free_port(), pycache), pipeline.root, root / "server.log") as s:
+    with running(argv, server_env(free_port()), pipeline.root, root / "server.log") as s:
         yield s
 
 
@@ -152,11 +152,9 @@ def test_a_dead_worker_costs_its_request_a_503_and_is_replaced(
     assert "Traceback" not in offloading.log.read_text()
 
 
-def test_a_worker_does_not_outlive_a_killed_service(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path
-) -> None:
+def test_a_worker_does_not_outlive_a_killed_service(pipeline: Pipeline, tmp_path: Path) -> None:
     argv = serve_argv("--model", str(pipeline.model_dir), "--compiled", str(pipeline.compiled_dir))
-    env = server_env(free_port(), pycache)
+    env = server_env(free_port())
     with running(argv, env, pipeline.root, tmp_path / "server.log") as server:
         worker = _worker(server)
         server.process.kill()  # SIGKILL: no shutdown runs, nobody stops the worker

@@ -36,7 +36,7 @@ OFFLOAD_KB = 1  # bodies of 1 KiB or more go to the worker process, one-row requ
 
 @contextlib.contextmanager
 def logging_server(
-    pipeline: Pipeline, pycache: Path, log_dir: Path, *extra: str, output: Path | None = None
+    pipeline: Pipeline, log_dir: Path, *extra: str, output: Path | None = None
 ) -> Iterator[Server]:
     argv = serve_argv(
         "--model", str(pipeline.model_dir),
@@ -45,7 +45,7 @@ def logging_server(
         "--log-dir", str(log_dir),
         *extra,
     )  # fmt: skip
-    env = server_env(free_port(), pycache)
+    env = server_env(free_port())
     output = output or log_dir.with_name(f"{log_dir.name}.server.log")
     with running(argv, env, pipeline.root, output) as s:
         yield s
@@ -69,7 +69,7 @@ def _invoke(server: Server, rows: list[dict], request_id: str) -> httpx.Response
 
 
 def test_logged_rows_are_the_requests_and_never_personal(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path, contract, model: saved_model.SavedModel
+    pipeline: Pipeline, tmp_path: Path, contract, model: saved_model.SavedModel
 ) -> None:
     rows = records(contract, pipeline.features.iloc[:60])
     # A table without personal columns still shows exclusion through `--log-exclude` (and
@@ -78,7 +78,7 @@ def test_logged_rows_are_the_requests_and_never_personal(
     extra = next(n for n in contract.feature_names if n not in personal)
     log_dir = tmp_path / "predictions"
     sent: dict[str, tuple[str, list[dict], list, list[float]]] = {}
-    with logging_server(pipeline, pycache, log_dir, "--log-exclude", extra) as server:
+    with logging_server(pipeline, log_dir, "--log-exclude", extra) as server:
         health = server.client.get("/health").json()["prediction_log"]
         assert set(health["excluded"]) == personal | {extra}
         for i in range(5):  # one row each: on the event loop
@@ -135,9 +135,9 @@ def _both_blank(a, b) -> bool:
     return a is None and (b is None or (isinstance(b, float) and math.isnan(b)))
 
 
-def _sampled_run(pipeline: Pipeline, pycache: Path, log_dir: Path, rows: list[dict]) -> set:
+def _sampled_run(pipeline: Pipeline, log_dir: Path, rows: list[dict]) -> set:
     settings = ("--log-sample-rate", "0.25", "--log-seed", "3")
-    with logging_server(pipeline, pycache, log_dir, *settings) as server:
+    with logging_server(pipeline, log_dir, *settings) as server:
         for i in range(300):
             _invoke(server, rows[i % len(rows) : i % len(rows) + 1], f"one-{i}")
         for i in range(2):
@@ -146,11 +146,11 @@ def _sampled_run(pipeline: Pipeline, pycache: Path, log_dir: Path, rows: list[di
 
 
 def test_the_sample_rate_holds_and_the_seed_repeats_it(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path, contract
+    pipeline: Pipeline, tmp_path: Path, contract
 ) -> None:
     rows = records(contract, pipeline.features.iloc[:100])
-    first = _sampled_run(pipeline, pycache, tmp_path / "first", rows)
-    again = _sampled_run(pipeline, pycache, tmp_path / "again", rows)
+    first = _sampled_run(pipeline, tmp_path / "first", rows)
+    again = _sampled_run(pipeline, tmp_path / "again", rows)
     assert first == again
     total, rate = 300 + 2 * 100, 0.25
     assert abs(len(first) - total * rate) < 5 * math.sqrt(total * rate * (1 - rate))
@@ -158,13 +158,13 @@ def test_the_sample_rate_holds_and_the_seed_repeats_it(
 
 
 def test_an_unwritable_directory_fails_no_request_and_is_logged_once(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path, contract
+    pipeline: Pipeline, tmp_path: Path, contract
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the log's directory should be")
     rows = records(contract, pipeline.features.iloc[:40])
     output = tmp_path / "server.log"
-    with logging_server(pipeline, pycache, blocker / "predictions", output=output) as server:
+    with logging_server(pipeline, blocker / "predictions", output=output) as server:
         for i, chunk in enumerate((rows[:1], rows, rows[1:2], rows[2:3])):
             _invoke(server, chunk, f"r{i}")
         wait_until(
@@ -180,12 +180,10 @@ def test_an_unwritable_directory_fails_no_request_and_is_logged_once(
         assert "Traceback" not in server.log.read_text()
 
 
-def test_rotated_files_read_back_as_one_table(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path, contract
-) -> None:
+def test_rotated_files_read_back_as_one_table(pipeline: Pipeline, tmp_path: Path, contract) -> None:
     rows = records(contract, pipeline.features.iloc[:12])
     log_dir = tmp_path / "predictions"
-    with logging_server(pipeline, pycache, log_dir, "--log-rotate-mb", "0.002") as server:
+    with logging_server(pipeline, log_dir, "--log-rotate-mb", "0.002") as server:
         for i in range(12):
             _invoke(server, rows[i : i + 1], f"r{i:02d}")
             # One write per request, so that the size limit is checked between them.

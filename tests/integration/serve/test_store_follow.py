@@ -31,14 +31,14 @@ def _rescore(path: Path, ids: list[int], score: float, digest: str) -> None:
 
 
 def test_a_replaced_store_is_served_without_a_restart_and_a_bad_one_is_refused(
-    pipeline: Pipeline, pycache: Path, tmp_path: Path, contract
+    pipeline: Pipeline, tmp_path: Path, contract
 ) -> None:
     store = tmp_path / "scores.sqlite"
     shutil.copy(pipeline.scores_db, store)
     with sqlite3.connect(store) as db:
         ids = [row[0] for row in db.execute("SELECT id FROM scores ORDER BY id LIMIT 100")]
     argv = serve_argv("--model", str(pipeline.model_dir), "--scores", str(store))
-    with running(argv, server_env(free_port(), pycache), tmp_path, tmp_path / "log") as server:
+    with running(argv, server_env(free_port()), tmp_path, tmp_path / "log") as server:
 
         def served(key: int) -> float:
             response = server.client.get(f"/scores/{key}")
