@@ -104,7 +104,8 @@ class Github:
             "PYTHONDONTWRITEBYTECODE": "",
             # ... into one bytecode cache that every act run of this "GitHub" shares: the runs
             # install the same locked packages (uv links the very same files), so only the first
-            # run compiles them (about 6 s of CPU a run).
+            # run compiles them (the setup-python stand-in links its files under each job's own
+            # workspace path, by which Python finds them).
             "PYTHONPYCACHEPREFIX": str(self.root / BYTECODE),
             **(env or {}),
         }

@@ -7,7 +7,8 @@ action talks to GitHub, this talks to local directories the test owns:
 - checkout:        clones $STANDIN_GIT_ORIGIN (the test's "GitHub" repository) at the event's
                    ref, honouring fetch-depth (0: every branch as origin/<name>).
 - setup-python:    puts the host interpreter of the requested version (python-version, or
-                   the file python-version-file names) on PATH.
+                   the file python-version-file names) on PATH, and links the bytecode an
+                   earlier job compiled (the test run's shortcut, see _link_earlier_bytecode).
 - cache[/restore]: restores $STANDIN_CACHE/<key> (or the newest restore-keys prefix match).
 - cache/save:      saves to $STANDIN_CACHE/<key>. (A composite action has no post step, so the
                    plain `actions/cache` stand-in restores only.)
@@ -69,6 +70,26 @@ def setup_python() -> None:
     with open(os.environ["GITHUB_PATH"], "a", encoding="utf-8") as handle:
         handle.write(f"{bin_dir}\n")
     print(f"stand-in setup-python: {executable}")
+    _link_earlier_bytecode()
+
+
+def _link_earlier_bytecode() -> None:
+    """The test-run's shortcut, not GitHub's: the bytecode an earlier job compiled for the same
+    locked packages, linked under this job's environment (`.venv`, which `make install` makes
+    next). PYTHONPYCACHEPREFIX keys its files by source path, and each act job has a workspace
+    of its own, so every job would otherwise compile the same ~6,000 modules again. Python
+    checks each file against its source's size and time (uv links the same files into every
+    environment) and replaces, never rewrites, one that does not match."""
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX")
+    if not prefix:
+        return
+    here = _workspace() / ".venv" / "lib"
+    jobs = Path(prefix + str(_workspace().parent.parent))  # every workspace's mirror
+    earlier = [lib for lib in jobs.glob("*/*/.venv/lib") if lib != Path(prefix + str(here))]
+    if earlier:
+        source = max(earlier, key=lambda lib: lib.stat().st_mtime)
+        shutil.copytree(source, prefix + str(here), copy_function=os.link, dirs_exist_ok=True)
+        print(f"stand-in setup-python: bytecode linked from {source}")
 
 
 def _cache_dir(path: str) -> Path:
