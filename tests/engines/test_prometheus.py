@@ -1,7 +1,7 @@
 """A real Prometheus scrapes a real running model service, loads the alert rules, and answers the
 dashboard's queries.
 
-The service runs the pipeline's model (prepare -> train, in-process, once per module) on a free
+The service runs the session pipeline's model (shared with the Spark test) on a free
 port; Prometheus runs from the example config (monitoring/prometheus/prometheus.yml) with only
 the target, a 1 s scrape and evaluation interval, and a temporary storage directory changed. The
 tests poll Prometheus' HTTP API until the expected values arrive and assert on the values.
@@ -10,7 +10,6 @@ Needs `prometheus` and `promtool` on PATH (`make prometheus`, which `make test-e
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 from tests.conftest import PROJECT_ROOT
+from tests.integration import conftest as integration
 from tests.integration.conftest import free_port, wait_until_up
 from tests.integration.serve.conftest import Server, running, serve_argv, server_env
 from tests.monitoring_assets import (
@@ -39,7 +39,6 @@ from tests.monitoring_assets import (
     rules,
 )
 
-from churn import cli
 from churn.artifacts import prepared_split, saved_model
 
 pytestmark = pytest.mark.slow
@@ -69,23 +68,20 @@ class Trained:
     test_rows: pd.DataFrame  # held-out rows, the model's input columns only
 
 
+# The session's pipeline run (prepare, train, compile, pre-score), shared with the Spark test.
+pipeline = integration.pipeline
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, raw_csv: Path) -> Trained:
-    """The pipeline's model on the sample data; the project's own params.yaml (found, like any
-    command's default files, in the project directory)."""
-    root = tmp_path_factory.mktemp("monitored-model")
-    prepared, model = root / "prepared", root / "model"
-    with contextlib.chdir(PROJECT_ROOT):
-        for argv in (
-            ["prepare", "--raw", str(raw_csv), "--out", str(prepared)],
-            ["train", "--data", str(prepared), "--model", str(model)],
-        ):
-            assert cli.main(argv) == 0, f"churn {' '.join(argv)} failed"
+def trained(pipeline: integration.Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """The pipeline's model on the sample data, trained with the project's own params.yaml."""
     # The model's input columns, as its own serving example names them.
-    example = json.loads((model / saved_model.INPUT_EXAMPLE).read_text(encoding="utf-8"))
+    example = json.loads(
+        (pipeline.model_dir / saved_model.INPUT_EXAMPLE).read_text(encoding="utf-8")
+    )
     columns = example["dataframe_split"]["columns"]
-    test_rows = pd.read_parquet(prepared / prepared_split.TEST_FILE)[columns]
-    return Trained(root, model, test_rows)
+    test_rows = prepared_split.test_rows(pipeline.prepared_dir)[columns]
+    return Trained(tmp_path_factory.mktemp("monitored-model"), pipeline.model_dir, test_rows)
 
 
 @pytest.fixture(scope="module")
