@@ -180,7 +180,9 @@ class StandInGitHub:
         """Serve on a free port of 127.0.0.1 until stop()."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # stop() waits for the serving loop's next poll: the half-second default, paid by
+        # every test that stops a stand-in, came to seconds a run.
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:

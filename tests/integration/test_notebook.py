@@ -6,9 +6,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -18,6 +16,11 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
 def test_notebook_executes_headless_on_the_projects_data(notebook, contract, raw_csv, tmp_path):
+    # Imported here, not at collection: nbformat's schema validation loads a URI grammar that
+    # takes ~2 s of CPU to build, which every pytest-xdist worker would pay to collect this file.
+    import nbformat
+    from nbclient import NotebookClient
+
     stored = nbformat.read(notebook, as_version=4)
     assert all(not cell.get("outputs") for cell in stored.cells), "commit notebooks stripped"
     for name in ("contract.yaml", "params.yaml"):

@@ -320,7 +320,7 @@ def test_fork_without_remote_credentials_gets_a_report_that_says_so(
 ):
     """No crash: the comparison falls back to git's numbers and the remote line names the cause."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         repo = _isolated_copy(improved_repo, tmp_path / "fork")
         url = f"http://127.0.0.1:{server.server_port}/store"

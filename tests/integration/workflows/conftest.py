@@ -150,6 +150,10 @@ class Github:
             f"act {workflow} -j {job}: {time.monotonic() - started:.1f} s, exit {result.returncode}"
         )
         (self.root / f"act-{workflow}-{job}.log").write_text(result.stdout + result.stderr)
+        # act removes a job's workspace when the job passes and leaves it when it fails (an
+        # environment of ~37,000 files). Nothing reads it afterwards: it goes now, while the
+        # file system has it cached, as a hosted runner's would.
+        shutil.rmtree(self.root / ACT_CACHE, ignore_errors=True)
         return result
 
 
@@ -180,10 +184,10 @@ class Release:
 def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Github]:
     """A repository made from the template (no DVC remote content) on the stand-in GitHub.
 
-    Afterwards the jobs' workspaces (an environment of ~35,000 files each) and their shared
-    bytecode go, as a hosted runner's do: the logs stay. Deleted now, while the file system
-    still has them cached, they take a second or two; left for pytest to prune three sessions
-    later, cold, they cost the session that prunes them (`make test-engines`) ten times that."""
+    Afterwards the jobs' shared bytecode goes (each job's workspace goes when the job ends),
+    as a hosted runner's would: the logs stay. Deleted while the file system still has them
+    cached, such files take a second or two; left for pytest to prune three sessions later,
+    cold, they cost the session that prunes them (`make test-engines`) ten times that."""
     root = tmp_path_factory.mktemp("github")
     origin = copy_project(root / "origin")
     git(origin, "init", "-q", "-b", "main")
@@ -192,8 +196,7 @@ def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Github]:
     yield Github(
         root=root, origin=origin, cache=root / "actions-cache", artifacts=root / "artifacts"
     )
-    for scratch in (ACT_CACHE, BYTECODE):
-        shutil.rmtree(root / scratch, ignore_errors=True)
+    shutil.rmtree(root / BYTECODE, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")

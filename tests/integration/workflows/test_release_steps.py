@@ -76,7 +76,7 @@ class OneScoreTooFew(BaseHTTPRequestHandler):
 
 def test_smoke_fails_on_a_wrong_answer(release: Release):
     server = ThreadingHTTPServer(("127.0.0.1", 0), OneScoreTooFew)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         example = release.artifact / "models" / "model" / "serving_input_example.json"
         result = smoke(f"http://127.0.0.1:{server.server_port}", example)
