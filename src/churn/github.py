@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from churn.user_error import UserError
+
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 # GitHub's rules for owner/name (it goes into every request's path).
@@ -38,7 +40,7 @@ _QUOTED_CHARS = 200
 _LINK = re.compile(r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]*)"')
 
 
-class GitHubError(RuntimeError):
+class GitHubError(UserError, RuntimeError):
     """A request GitHub refused or did not answer as its API does; `status` is the HTTP status
     when there was one."""
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from churn.user_error import UserError
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
@@ -137,7 +139,7 @@ class Params(_Strict):
     monitor: MonitorParams
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """`params.yaml` is unreadable or does not match the expected shape."""
 
 

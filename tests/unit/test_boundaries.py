@@ -114,3 +114,19 @@ def test_delivery_and_report_modules_do_not_load_mlflow_or_training(module):
     assert "mlflow" not in loaded
     assert f"{PACKAGE}.stages.train" not in loaded
     assert f"{PACKAGE}.tracking" not in loaded
+
+
+def test_a_refused_input_is_one_line_and_exit_2_without_loading_the_data_libraries():
+    """Recognising a user error costs nothing: the modules that raise them load pandas,
+    scikit-learn or DVC, seconds before a one-line message."""
+    code = (
+        "import io, sys\n"
+        f"from {PACKAGE} import cli\n"
+        "sys.stdin = io.StringIO('not json')\n"
+        "code = cli.main(['task', 'assemble'])\n"
+        "print(code, *sorted({'pandas', 'sklearn', 'dvc', 'mlflow'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2"]
+    assert out.stderr.startswith(f"{PACKAGE} task assemble: stdin is not JSON")
+    assert out.stderr.count("\n") == 1

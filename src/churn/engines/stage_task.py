@@ -33,11 +33,12 @@ from typing import Any
 
 from churn import atomic
 from churn.engines import pipeline_graph
+from churn.user_error import UserError
 
 Payload = dict[str, Any]
 
 
-class TaskError(RuntimeError):
+class TaskError(UserError, RuntimeError):
     """A task cannot do its part; the message says why and what to check."""
 
 

@@ -26,11 +26,12 @@ from churn.contract import Contract
 from churn.contract import load as load_contract
 from churn.report import datadiff, policy
 from churn.report.contents import Reproducibility
+from churn.user_error import UserError
 
 LOCK_FILE = "dvc.lock"
 
 
-class ReportError(RuntimeError):
+class ReportError(UserError, RuntimeError):
     """The report cannot be made at all (the message says what to do)."""
 
 

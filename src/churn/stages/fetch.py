@@ -20,9 +20,10 @@ from pathlib import Path
 
 from churn.contract import Contract
 from churn.contract.spec import Source
+from churn.user_error import UserError
 
 
-class FetchError(RuntimeError):
+class FetchError(UserError, RuntimeError):
     """The data is not as pinned and cannot be made so; the message says what to do."""
 
 

@@ -15,13 +15,14 @@ import numpy as np
 
 from churn.artifacts import compiled
 from churn.artifacts.saved_model import ModelCard, SavedModel
+from churn.user_error import UserError
 
 SKLEARN, ONNX, AUTO = "sklearn", "onnx", "auto"
 CHOICES = (AUTO, SKLEARN, ONNX)
 EXACT = 1e-9
 
 
-class PredictorError(ValueError):
+class PredictorError(UserError, ValueError):
     """The predictor asked for cannot stand in for the model."""
 
 

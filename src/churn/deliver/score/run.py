@@ -22,6 +22,7 @@ from churn.contract import Contract, DataValidationError, complete, rules, table
 from churn.contract import load as load_contract
 from churn.deliver.score import predictor
 from churn.deliver.score.ahead import ahead
+from churn.user_error import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,7 @@ DEFAULT_CHUNK_ROWS = 50_000
 FORMATS = (".csv", ".parquet")
 
 
-class ScoreError(ValueError):
+class ScoreError(UserError, ValueError):
     """The input cannot be read as a table to score."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from churn import contract
 from churn.artifacts import saved_model
+from churn.user_error import UserError
 
 TEMPLATE = "pyproject.toml.in"
 # The project's name (the package's): its installed version numbers the wheel.
@@ -34,7 +35,7 @@ _NOT_NEEDED = {"mlflow"}
 _PINNED = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;,]+)$")
 
 
-class WheelError(RuntimeError):
+class WheelError(UserError, RuntimeError):
     """The wheel could not be built from this template and model."""
 
 
