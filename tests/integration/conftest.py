@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -65,17 +66,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         # As `make mlflow`: no job runner, which only slows the start.
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        # Its own process group: the server runs its app in a child process of its own.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/health", process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        # Killed, not stopped: its store is thrown away, and a graceful stop took 1.5 s at the
+        # end of every worker's session.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
         log.close()
 
 
