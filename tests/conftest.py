@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -60,6 +63,64 @@ def built_once(
             build(path)
             done.touch()
     return path
+
+
+# Processes one_per_run started in this process, to reap once stopped.
+_STARTED: dict[int, subprocess.Popen] = {}
+
+
+def started_alone(process: subprocess.Popen) -> int:
+    """Remember `process` (started with `start_new_session=True`) for `stop_group`; return its
+    process group's id."""
+    _STARTED[process.pid] = process
+    return process.pid
+
+
+def stop_group(group: int) -> None:
+    """Kill a process group `started_alone` made, here or in another worker."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    if group in _STARTED:
+        _STARTED.pop(group).wait()
+
+
+@contextlib.contextmanager
+def one_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, start: Callable[[Path], tuple[int, str]]
+) -> Iterator[str]:
+    """A server every pytest-xdist worker of the run shares: the first to ask for it starts it,
+    the last to let it go kills it. `start(directory)` returns its process group (from
+    `started_alone`) and its address; it runs in a session of its own, so it outlives the worker
+    that started it if another still uses it. Without xdist, the session's own."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        group, address = start(tmp_path_factory.mktemp(name))
+        try:
+            yield address
+        finally:
+            stop_group(group)
+        return
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    ledger = shared / f"{name}.json"
+    with FileLock(f"{ledger}.lock"):
+        state = json.loads(ledger.read_text()) if ledger.is_file() else {"users": 0}
+        if state["users"] == 0:  # the first, or the first since the last let go
+            directory = shared / name
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            state["group"], state["address"] = start(directory)
+        state["users"] += 1
+        ledger.write_text(json.dumps(state))
+    try:
+        yield state["address"]
+    finally:
+        with FileLock(f"{ledger}.lock"):
+            state = json.loads(ledger.read_text())
+            state["users"] -= 1
+            if state["users"] == 0:
+                stop_group(state["group"])
+            ledger.write_text(json.dumps(state))
 
 
 @pytest.fixture(scope="session")

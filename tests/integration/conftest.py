@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.conftest import PROJECT_ROOT, built_once
+from tests.conftest import PROJECT_ROOT, built_once, one_per_run, started_alone, stop_group
 
 from churn.artifacts import prepared_split
 from churn.contract import load as load_contract
@@ -41,44 +40,49 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` with its own SQLite store and artifact root."""
-    root: Path = tmp_path_factory.mktemp("mlflow-server")
+def _start_mlflow_server(root: Path) -> tuple[int, str]:
     port = free_port()
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            (root / "artifacts").as_uri(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # As `make mlflow`: no job runner, which only slows the start.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        # Its own process group: the server runs its app in a child process of its own.
-        start_new_session=True,
-    )
+    with (root / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                (root / "artifacts").as_uri(),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # As `make mlflow`: no job runner, which only slows the start.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            # A session of its own (the server runs its app in a child process): it outlives the
+            # worker that started it while another uses it, and goes as one group.
+            start_new_session=True,
+        )
+    group = started_alone(process)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/health", process)
+    except BaseException:
+        stop_group(group)
+        raise
+    return group, url
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` with its own SQLite store and artifact root, one for the run: each
+    costs 7 s of CPU to start. Killed at the end, not stopped: its store is thrown away. The
+    tests that read it back name their own experiment or registered model."""
+    with one_per_run(tmp_path_factory, "mlflow-server", _start_mlflow_server) as url:
         yield url
-    finally:
-        # Killed, not stopped: its store is thrown away, and a graceful stop took 1.5 s at the
-        # end of every worker's session.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

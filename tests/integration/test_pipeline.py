@@ -247,7 +247,13 @@ def test_hooks_work_from_a_plain_shell_and_a_branch_switch_brings_its_model(
     repo = _copy(pipeline_repo, tmp_path / "hooks")
     (repo / ".venv").symlink_to(Path(sys.executable).parents[1])
     run(repo, ".venv/bin/pre-commit", "install", "--install-hooks")
-    plain = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    # A shell without the virtual environment; like the suite's other DVC commands it sends no
+    # usage report (each hook's DVC would start a process to send one: 2 s of CPU here).
+    plain = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DVC_NO_ANALYTICS": "1",
+    }
 
     def shell(*cmd: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(cmd, cwd=repo, env=plain, capture_output=True, text=True, check=False)
