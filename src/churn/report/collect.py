@@ -8,6 +8,7 @@ Whatever cannot be obtained is recorded with the reason, so the report can say s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -152,8 +153,22 @@ def _contract_of(model_dir: Path) -> Contract | None:
         return None
 
 
-def _collect_base(root: Path, rev: str, commit: str, paths: Paths, id_column: str) -> Side:
+def _pins_the_workspace_file(fs: Any, path: str, local: Path) -> bool:
+    """Does the revision behind `fs` pin exactly the bytes of `local`? DVC's own md5 of the file,
+    read from the pin, against the workspace file's (a hash of another kind, e.g. an old DVC's,
+    only means no)."""
+    try:
+        pinned = fs.info(path).get("md5")
+        with local.open("rb") as handle:
+            return pinned == hashlib.file_digest(handle, "md5").hexdigest()
+    except Exception:  # unknown is no: the file is then read
+        return False
+
+
+def _collect_base(root: Path, rev: str, commit: str, paths: Paths, candidate: Side) -> Side:
     from dvc.api import DVCFileSystem
+
+    id_column = candidate.contract.id.name
 
     side = Side(
         commit=commit,
@@ -181,10 +196,17 @@ def _collect_base(root: Path, rev: str, commit: str, paths: Paths, id_column: st
         except Exception as exc:
             side.missing["split"] = f"the training split of {rev} could not be read ({_short(exc)})"
         try:
-            raw_copy = Path(tmp) / "raw"
-            with fs.open(paths.raw, "rb") as source, raw_copy.open("wb") as target:
-                shutil.copyfileobj(source, target, 1 << 20)
-            side.raw, side.raw_sha256 = _read_raw(raw_copy)
+            if candidate.raw is not None and _pins_the_workspace_file(
+                fs, paths.raw, root / paths.raw
+            ):
+                # The usual pull request changes code or params, not data: the base's table is
+                # the candidate's, profiled once.
+                side.raw, side.raw_sha256 = candidate.raw, candidate.raw_sha256
+            else:
+                raw_copy = Path(tmp) / "raw"
+                with fs.open(paths.raw, "rb") as source, raw_copy.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+                side.raw, side.raw_sha256 = _read_raw(raw_copy)
         except Exception as exc:
             side.missing["data"] = f"the data of {rev} could not be read ({_short(exc)})"
     return side
@@ -402,7 +424,7 @@ def collect(root: Path, base_rev: str, paths: Paths) -> Collected:
     if git_show(root, commit, LOCK_FILE) is None:
         collected.no_baseline = f"'{base_rev}' has no {LOCK_FILE}: the pipeline never ran there"
         return collected
-    base = _collect_base(root, base_rev, commit, paths, candidate.contract.id.name)
+    base = _collect_base(root, base_rev, commit, paths, candidate)
     if base.model is None and base.metrics is None:
         collected.no_baseline = (
             f"'{base_rev}' has neither a reachable model nor recorded metrics "
