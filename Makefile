@@ -151,7 +151,7 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## Every test but the engines' (~6 min; see test-engines)
+test: $(STAMP) ## Every test but the engines' (~5.5 min; see test-engines)
 	pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
