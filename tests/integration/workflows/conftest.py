@@ -150,9 +150,9 @@ class Github:
             f"act {workflow} -j {job}: {time.monotonic() - started:.1f} s, exit {result.returncode}"
         )
         (self.root / f"act-{workflow}-{job}.log").write_text(result.stdout + result.stderr)
-        # act removes a job's workspace when the job passes and leaves it when it fails (an
-        # environment of ~37,000 files). Nothing reads it afterwards: it goes now, while the
-        # file system has it cached, as a hosted runner's would.
+        # What act leaves of the job's workspace (an environment of ~37,000 files) is read by
+        # nothing afterwards: it goes now, while the file system has it cached, as a hosted
+        # runner's would.
         shutil.rmtree(self.root / ACT_CACHE, ignore_errors=True)
         return result
 
