@@ -61,11 +61,16 @@ install: $(STAMP) ## Create or refresh .venv from the locked requirements; insta
 
 # PySpark (~400 MB, and Java 17 to run) lives in its own environment: only the Spark engine, its
 # tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
+# The engines' environments are installed without bytecode: compiling every file of Airflow and
+# PySpark took 22 s of a fresh clone's `make test-engines`, for the third of them any process
+# imports. Their processes write the bytecode of what they import instead, as Python does by
+# default; ENGINE_RUN lets them where PYTHONDONTWRITEBYTECODE is set (as on this machine).
+ENGINE_RUN := PYTHONDONTWRITEBYTECODE=
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
 $(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)
 	@test -x $(SPARK_VENV)/bin/python || $(NEW_VENV) $(SPARK_VENV)
-	$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes --compile-bytecode \
+	$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python --require-hashes \
 	  requirements/spark.txt
 	$(BIN)/uv pip install --quiet --python $(SPARK_VENV)/bin/python --no-build-isolation --no-deps -e .
 	@touch $@
@@ -140,7 +145,8 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 
 ROWS ?= 1000000
 bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios
-	python benchmarks/bench_scale.py --project . --rows '$(ROWS)' --spark-python $(SPARK_VENV)/bin/python
+	$(ENGINE_RUN) python benchmarks/bench_scale.py --project . --rows '$(ROWS)' \
+	  --spark-python $(SPARK_VENV)/bin/python
 
 bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach vs current, 1,409-200,000 rows (~5 min)
 	python benchmarks/bench_report.py
@@ -271,19 +277,19 @@ CONF ?= {}
 ENGINE_PACKAGES := redis-server
 # Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
 # the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
-AIRFLOW_LOCAL = PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
+AIRFLOW_LOCAL = $(ENGINE_RUN) PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
   AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
   AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
   AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
 
 $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
 	@test -x $(AIRFLOW_VENV)/bin/python || $(NEW_VENV) $(AIRFLOW_VENV)
-	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes --compile-bytecode \
+	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes \
 	  requirements/airflow.txt
 	@touch $@
 
 test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
-	AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest -n $(TEST_WORKERS) tests/engines
+	$(ENGINE_RUN) AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest -n $(TEST_WORKERS) tests/engines
 
 airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
 

@@ -238,12 +238,22 @@ ACT_FILES = frozenset(
     for name in ("test_act", "test_act_data_pr", "test_act_monitor", "test_release_steps")
 )
 _ACT_FIXTURES = {"release", "worse_pull_request"}
+# `make test-engines`, also on two workers, has two units: the Celery run, the longest by far,
+# and every other engine test (the Spark cluster first, then Prometheus and the DAG listing).
+# Handed out one file at a time, the short files queued behind the Celery run as often as not.
+CELERY_FILE = "tests/engines/test_airflow.py"
+SPARK_FILE = "tests/engines/test_spark_score.py"
 
 
 def work_unit(nodeid: str) -> str:
-    """What one worker runs whole: the test's file, or all of ACT_FILES."""
+    """What one worker runs whole: the test's file, all of ACT_FILES, or the engine tests but
+    the Celery run's."""
     path = nodeid.split("::", maxsplit=1)[0]
-    return "act" if path in ACT_FILES else path
+    if path in ACT_FILES:
+        return "act"
+    if path.startswith("tests/engines/") and path != CELERY_FILE:
+        return "engines"
+    return path
 
 
 # xdist's own `--dist loadgroup` cannot group here: it renames items through an attribute pytest
@@ -261,16 +271,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return ByWorkUnit(config, log)
 
 
-# `make test-engines`, also on two workers: the Celery run and the Spark cluster start at once,
-# the Prometheus files follow on whichever worker is free first.
-LONG_ENGINE_FILES = ("tests/engines/test_airflow.py", "tests/engines/test_spark_score.py")
-
-
 def _start_rank(item: pytest.Item) -> int:
     """The act runs' chain is the longest unit, then the report's repositories, then the rest of
     the integration tests; the unit tests, seconds each, fill the gaps at the end."""
     path = item.nodeid.split("::", maxsplit=1)[0]
-    if path in ACT_FILES or path in LONG_ENGINE_FILES:
+    if path in ACT_FILES or path in (CELERY_FILE, SPARK_FILE):
         return 0
     if path.startswith("tests/integration/report/"):
         return 1
