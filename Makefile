@@ -41,6 +41,11 @@ help: ## List the targets
 # process would otherwise recompile what it imports. The workflow tests turn it off (17 s of
 # each act run) and let Python write bytecode as it goes.
 INSTALL_BYTECODE ?= --compile-bytecode
+# Where the tests, the engines and their environments run, Python writes the bytecode of what
+# it imports even where PYTHONDONTWRITEBYTECODE is set: pytest keeps each test module and
+# plugin it rewrites for its assertions as bytecode, and without it every pytest process (the
+# workers, the nested suites) rewrote some 450 modules again, 1.5-2.8 s of CPU apiece.
+WRITE_BYTECODE := PYTHONDONTWRITEBYTECODE=
 # The environments have no pip of their own (its bundled copy costs 5 s of CPU per environment,
 # on every CI job): the interpreter's own pip installs uv into them, and uv does the rest. The
 # interpreter is looked up on the system PATH: recipes put the venv's first.
@@ -63,9 +68,7 @@ install: $(STAMP) ## Create or refresh .venv from the locked requirements; insta
 # tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
 # The engines' environments are installed without bytecode: compiling every file of Airflow and
 # PySpark took 22 s of a fresh clone's `make test-engines`, for the third of them any process
-# imports. Their processes write the bytecode of what they import instead, as Python does by
-# default; ENGINE_RUN lets them where PYTHONDONTWRITEBYTECODE is set (as on this machine).
-ENGINE_RUN := PYTHONDONTWRITEBYTECODE=
+# imports. Their processes write the bytecode of what they import instead (WRITE_BYTECODE).
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
 $(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)
@@ -145,7 +148,7 @@ bench-score: $(STAMP) ## Benchmark `churn score` against in-process predict_prob
 
 ROWS ?= 1000000
 bench-scale: $(STAMP) $(SPARK_STAMP) ## Pipeline, report and scoring at ROWS (default 1M) vs ROWS/10: time, memory, ratios
-	$(ENGINE_RUN) python benchmarks/bench_scale.py --project . --rows '$(ROWS)' \
+	$(WRITE_BYTECODE) python benchmarks/bench_scale.py --project . --rows '$(ROWS)' \
 	  --spark-python $(SPARK_VENV)/bin/python
 
 bench-report: $(STAMP) ## Benchmark the report's paired bootstrap, old approach vs current, 1,409-200,000 rows (~5 min)
@@ -158,15 +161,15 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
 test: $(STAMP) ## Every test but the engines' (~5.5 min; see test-engines)
-	pytest -n $(TEST_WORKERS)
+	$(WRITE_BYTECODE) pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
 # every Python process the suite starts: measured apart from `make test`.
 coverage: $(STAMP) ## make test with branch coverage of src/, subprocesses included (fails under 80%)
-	pytest -n $(TEST_WORKERS) --cov --cov-report=term
+	$(WRITE_BYTECODE) pytest -n $(TEST_WORKERS) --cov --cov-report=term
 
 test-unit: $(STAMP) ## Only the fast unit tests (~20 s)
-	pytest -n $(TEST_WORKERS) tests/unit
+	$(WRITE_BYTECODE) pytest -n $(TEST_WORKERS) tests/unit
 
 lint: $(STAMP) ## Run every pre-commit hook on every file
 	pre-commit run --all-files --show-diff-on-failure
@@ -277,7 +280,7 @@ CONF ?= {}
 ENGINE_PACKAGES := redis-server
 # Local Airflow: this repository's DAGs, a scratch clone for the tasks (never the working copy),
 # the score store where `make serve` reads it. A deployment sets its own (see the DAG file).
-AIRFLOW_LOCAL = $(ENGINE_RUN) PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
+AIRFLOW_LOCAL = $(WRITE_BYTECODE) PATH='$(CURDIR)/$(AIRFLOW_VENV)/bin:$(SYSTEM_PATH)' \
   AIRFLOW_HOME='$(AIRFLOW_HOME)' AIRFLOW__CORE__DAGS_FOLDER='$(CURDIR)/airflow/dags' \
   AIRFLOW__CORE__LOAD_EXAMPLES=False CHURN_CHECKOUT='$(AIRFLOW_CHECKOUT)' \
   AIRFLOW_VAR_CHURN_SCORE_STORE='$(abspath $(SCORES))'
@@ -289,7 +292,7 @@ $(AIRFLOW_STAMP): requirements/airflow.txt | $(STAMP)
 	@touch $@
 
 test-engines: $(STAMP) $(AIRFLOW_STAMP) $(SPARK_STAMP) engine-tools check-rules ## Run the tests against real engines (tests/engines: Prometheus, Airflow, Celery, Redis, Spark)
-	$(ENGINE_RUN) AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest -n $(TEST_WORKERS) tests/engines
+	$(WRITE_BYTECODE) AIRFLOW_BIN='$(CURDIR)/$(AIRFLOW_VENV)/bin' pytest -n $(TEST_WORKERS) tests/engines
 
 airflow-env: $(AIRFLOW_STAMP) ## Create or refresh .venv-airflow (Airflow + Celery) from its own lock
 

@@ -119,8 +119,8 @@ def test_the_model_carries_its_threshold_and_contract(pipeline_repo, contract):
 
 
 def test_second_repro_reruns_nothing(pipeline_repo):
-    # Python writes bytecode next to the code it imports (unless PYTHONDONTWRITEBYTECODE is set,
-    # as here): it is not part of a stage's code dependency.
+    # Python writes bytecode next to the code it imports (unless PYTHONDONTWRITEBYTECODE is set;
+    # compiled here whatever the environment says): it is not part of a stage's code dependency.
     run(pipeline_repo, sys.executable, "-m", "compileall", "-q", "src")
     again = make(pipeline_repo, "repro")
     assert "Running stage" not in again.stdout
