@@ -160,7 +160,7 @@ image: ## Build the service image IMAGE (default churn-service) with the model i
 
 # Two workers (pytest-xdist): a test file stays on one, so its fixtures are built once.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## Every test but the engines' (~5.5 min; see test-engines)
+test: $(STAMP) ## Every test but the engines' (~4.5 min; see test-engines)
 	$(WRITE_BYTECODE) pytest -n $(TEST_WORKERS)
 
 # Coverage follows the stages into their `dvc repro` subprocesses (pyproject.toml), which slows
