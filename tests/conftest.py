@@ -240,7 +240,7 @@ ACT_FILES = frozenset(
 _ACT_FIXTURES = {"release", "worse_pull_request"}
 # `make test-engines`, also on two workers, has two units: the Celery run, the longest by far,
 # and every other engine test (the Spark cluster first, then Prometheus and the DAG listing).
-# Handed out one file at a time, the short files queued behind the Celery run as often as not.
+# Handed out file by file, xdist had queued the Prometheus rule tests (13 s) behind the Celery run.
 CELERY_FILE = "tests/engines/test_airflow.py"
 SPARK_FILE = "tests/engines/test_spark_score.py"
 
