@@ -56,11 +56,12 @@ def with_card(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def listed(airflow_home: AirflowHome, with_card: Path) -> dict[Path, dict]:
+def listed(airflow_settings: AirflowHome, with_card: Path) -> dict[Path, dict]:
     projects = [PROJECT_ROOT, with_card]
+    script = [str(airflow_settings.bin / "python"), "-c", LIST_TASKS, str(DAGS_FOLDER)]
     result = subprocess.run(
-        [str(airflow_home.bin / "python"), "-c", LIST_TASKS, str(DAGS_FOLDER), *map(str, projects)],
-        env=airflow_home.env,
+        [*script, *map(str, projects)],
+        env=airflow_settings.env,
         capture_output=True,
         text=True,
         check=True,
