@@ -67,8 +67,9 @@ install: $(STAMP) ## Create or refresh .venv from the locked requirements; insta
 # PySpark (~400 MB, and Java 17 to run) lives in its own environment: only the Spark engine, its
 # tests and bench-scale need it. The driver and the Spark workers' Python both run from it.
 # The engines' environments are installed without bytecode: compiling every file of Airflow and
-# PySpark took 22 s of a fresh clone's `make test-engines`, for the third of them any process
-# imports. Their processes write the bytecode of what they import instead (WRITE_BYTECODE).
+# PySpark took 23 s of a fresh clone's `make test-engines`, for the quarter (PySpark's) to half
+# (Airflow's) of them any process imports. Their processes write the bytecode of what they
+# import instead (WRITE_BYTECODE).
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
 $(SPARK_STAMP): requirements/spark.txt pyproject.toml | $(STAMP)

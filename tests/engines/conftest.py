@@ -84,7 +84,7 @@ class AirflowHome:
 def airflow_settings(tmp_path_factory: pytest.TempPathFactory, airflow_bin: Path) -> AirflowHome:
     """The session's Airflow settings in a home without a metadata database: enough to parse the
     DAG files as the DAG processor does, which needs none (migrating one costs 6 s of CPU)."""
-    path = tmp_path_factory.mktemp("airflow-home")
+    path = tmp_path_factory.mktemp("airflow-settings")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(path),
@@ -101,20 +101,17 @@ def airflow_settings(tmp_path_factory: pytest.TempPathFactory, airflow_bin: Path
     project_bin = str(Path(sys.executable).parent)
     paths = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != project_bin]
     env["PATH"] = os.pathsep.join([str(airflow_bin), *paths])
-    settings = AirflowHome(path=path / "settings", bin=airflow_bin, env=env)
-    settings.path.mkdir()
-    settings.env["AIRFLOW_HOME"] = str(settings.path)
-    return settings
+    return AirflowHome(path=path, bin=airflow_bin, env=env)
 
 
 @pytest.fixture(scope="session")
-def airflow_home(airflow_settings: AirflowHome) -> AirflowHome:
+def airflow_home(
+    airflow_settings: AirflowHome, tmp_path_factory: pytest.TempPathFactory
+) -> AirflowHome:
     """One migrated Airflow metadata database (SQLite) for the session."""
-    path = airflow_settings.path.parent / "migrated"
-    migrated = AirflowHome(
-        path=path, bin=airflow_settings.bin, env={**airflow_settings.env, "AIRFLOW_HOME": str(path)}
-    )
-    migrated.path.mkdir()
+    path = tmp_path_factory.mktemp("airflow-home")
+    env = {**airflow_settings.env, "AIRFLOW_HOME": str(path)}
+    migrated = AirflowHome(path=path, bin=airflow_settings.bin, env=env)
     migrated.airflow("db", "migrate")
     return migrated
 
